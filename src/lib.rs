@@ -1,0 +1,1 @@
+//! The clawchaos scenario suite lives in `tests/`, the benchmarks in `benches/`.
