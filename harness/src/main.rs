@@ -1,0 +1,337 @@
+//! The `clawchaos` command line: run, validate and list scenarios; serve the proxy or the
+//! mock LLM on their own.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use clawchaos::observer::{Observer, RunEvent};
+use clawchaos::report::{self, display_name, summary_table};
+use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, Verdict};
+use clawchaos::scenario::{self, Scenario};
+
+/// Chaos and fault-injection scenarios for OpenClaw deployments.
+#[derive(Parser)]
+#[command(name = "clawchaos", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs scenario files (or every *.toml under the given folders).
+    Run {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Only control runs: faults switched off, every detect expectation must fail.
+        #[arg(long, conflicts_with = "and_control")]
+        control: bool,
+        /// Each scenario, then its control run.
+        #[arg(long)]
+        and_control: bool,
+        /// Only scenarios whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Where report.json and junit.xml go [default: $CARGO_TARGET_DIR/clawchaos or target/clawchaos].
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Keep each run's folder (service logs) under $TMPDIR/clawchaos.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Validates scenario files without starting anything.
+    Validate {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Lists scenarios: name, faults, description.
+    List {
+        /// Scenario files or folders.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// Serves the Toxiproxy-compatible proxy API until Ctrl-C.
+    Proxy {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+        /// Port of the HTTP API.
+        #[arg(long, default_value_t = 8474)]
+        port: u16,
+        /// Seed for toxicity and jitter.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Serves the OpenAI-compatible mock LLM until Ctrl-C.
+    MockLlm {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+        /// Port.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Models served.
+        #[arg(long = "model", default_values_t = ["mock-model".to_string()])]
+        models: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    clawchaos_service_kit::init_tracing_with_default("warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run {
+            paths,
+            control,
+            and_control,
+            filter,
+            report_dir,
+            keep,
+        } => {
+            let Some(scenarios) = load_all(&paths, filter.as_deref())? else {
+                return Ok(ExitCode::from(2));
+            };
+            let modes: &[bool] = match (control, and_control) {
+                (true, _) => &[true],
+                (false, true) => &[false, true],
+                (false, false) => &[false],
+            };
+            run(&scenarios, modes, report_dir, keep).await
+        }
+        Command::Validate { paths } => {
+            let Some(scenarios) = load_all(&paths, None)? else {
+                return Ok(ExitCode::from(2));
+            };
+            println!("{} scenario(s) valid", scenarios.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { paths } => {
+            let Some(scenarios) = load_all(&paths, None)? else {
+                return Ok(ExitCode::from(2));
+            };
+            for s in &scenarios {
+                let faults: Vec<String> = s
+                    .faults
+                    .iter()
+                    .map(|f| format!("{} ({})", f.name, f.kind))
+                    .collect();
+                println!(
+                    "{}\n    file: {}\n    faults: {}\n    {}",
+                    s.name,
+                    s.source.display(),
+                    faults.join(", "),
+                    s.description
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Proxy { host, port, seed } => {
+            let config = clawchaos_proxy::ProxyServerConfig {
+                api_addr: SocketAddr::new(host, port),
+                seed,
+            };
+            clawchaos_proxy::serve(config, clawchaos_service_kit::shutdown_signal())
+                .await
+                .context("proxy server")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MockLlm { host, port, models } => {
+            let config = clawchaos_mock_llm::MockLlmConfig {
+                addr: SocketAddr::new(host, port),
+                models,
+                ..clawchaos_mock_llm::MockLlmConfig::default()
+            };
+            clawchaos_mock_llm::serve(config, clawchaos_service_kit::shutdown_signal())
+                .await
+                .context("mock LLM server")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads and validates every scenario; prints every problem and returns `None` if any file is
+/// invalid, so that nothing starts.
+fn load_all(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<Option<Vec<Scenario>>> {
+    let files = scenario::discover(paths).context("finding scenario files")?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.toml) under {}", show_paths(paths));
+    }
+    let mut scenarios = Vec::new();
+    let mut invalid = 0;
+    for file in files {
+        match scenario::load(&file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                invalid += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if invalid > 0 {
+        eprintln!("\n{invalid} invalid scenario file(s); nothing was started");
+        return Ok(None);
+    }
+    if let Some(f) = filter {
+        scenarios.retain(|s| s.name.contains(f));
+        if scenarios.is_empty() {
+            anyhow::bail!("no scenario name contains {f:?}");
+        }
+    }
+    Ok(Some(scenarios))
+}
+
+fn show_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn run(
+    scenarios: &[Scenario],
+    modes: &[bool],
+    report_dir: Option<PathBuf>,
+    keep: bool,
+) -> anyhow::Result<ExitCode> {
+    let runner = Runner::default();
+    let progress = Progress;
+    let total = scenarios.len() * modes.len();
+    let mut outcomes: Vec<ScenarioOutcome> = Vec::new();
+    for scenario in scenarios {
+        for &control in modes {
+            let options = RunOptions {
+                control,
+                keep_run_dir: keep,
+            };
+            eprintln!(
+                "[{}/{total}] {}{}",
+                outcomes.len() + 1,
+                scenario.name,
+                if control { " (control run)" } else { "" }
+            );
+            let outcome = tokio::select! {
+                outcome = runner.run(scenario, &options, &progress) => outcome,
+                _ = clawchaos_service_kit::shutdown_signal() => {
+                    // Leaving the select dropped the run: its services and folder are gone.
+                    eprintln!("interrupted: everything this run started has been stopped");
+                    return Ok(ExitCode::from(130));
+                }
+            };
+            print_outcome(&outcome);
+            outcomes.push(outcome);
+        }
+    }
+    let dir = report_dir.unwrap_or_else(default_report_dir);
+    let written = report::write_reports(&outcomes, &dir)
+        .with_context(|| format!("writing reports to {}", dir.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "\n{}", summary_table(&outcomes))?;
+    for path in written {
+        writeln!(stdout, "report: {}", path.display())?;
+    }
+    Ok(if outcomes.iter().all(|o| o.passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn default_report_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("clawchaos")
+}
+
+fn print_outcome(outcome: &ScenarioOutcome) {
+    let verdict = if outcome.passed { "PASS" } else { "FAIL" };
+    eprintln!(
+        "    {verdict} {} in {:.1}s",
+        display_name(outcome),
+        outcome.duration.as_secs_f64()
+    );
+    for failure in outcome.failures() {
+        eprintln!("      - {failure}");
+    }
+    if outcome.control && outcome.passed {
+        let n = outcome
+            .expectations
+            .iter()
+            .filter(|e| e.kind == "detect" && e.verdict == Verdict::Failed)
+            .count();
+        eprintln!("      all {n} detect expectation(s) failed without the fault, as they must");
+    }
+}
+
+/// Prints progress lines to stderr.
+struct Progress;
+
+impl Observer for Progress {
+    fn event(&self, _scenario: &str, event: &RunEvent) {
+        let line = match event {
+            RunEvent::Started { .. } => return,
+            RunEvent::RunFolder { path } => format!("run folder {}", path.display()),
+            RunEvent::ServiceReady {
+                service,
+                addr,
+                pid,
+                after,
+            } => match pid {
+                Some(pid) => format!(
+                    "service {service} ready on {addr} (pid {pid}) at {}",
+                    secs(*after)
+                ),
+                None => format!(
+                    "service {service} ready on {addr} (in-process) at {}",
+                    secs(*after)
+                ),
+            },
+            RunEvent::SteadyState { after } => format!("steady state at {}", secs(*after)),
+            RunEvent::FaultInjected { fault, real } => {
+                if *real {
+                    format!("fault {fault} injected")
+                } else {
+                    format!("fault {fault} due (control run: not injected)")
+                }
+            }
+            RunEvent::FaultHealed { fault } => format!("fault {fault} healed"),
+            RunEvent::ExpectationDecided {
+                name,
+                passed,
+                detail,
+            } => format!("{} {name}: {detail}", if *passed { "ok  " } else { "FAIL" }),
+            RunEvent::TearingDown => "tearing down".to_string(),
+        };
+        eprintln!("    {line}");
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}

@@ -1,0 +1,161 @@
+//! Probes: named conditions the runner evaluates over and over.
+//!
+//! Readiness, detection, recovery and invariants all read the same probe values. Each probe
+//! is polled by its own task ([`poller`]); every evaluation is kept as an [`Observation`] with
+//! the time it started and finished, so the runner can tell an evaluation that began after a
+//! fault from one that was already in flight.
+
+mod http;
+mod journal;
+pub mod poller;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::backend::{ExitInfo, ExitWatch, LogBuffer};
+use crate::clients::mock_llm::MockLlmClient;
+use crate::scenario::{ProbeKind, ProbeSpec, Target};
+
+/// One evaluation of a probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// When the evaluation started.
+    pub started: Instant,
+    /// When it finished.
+    pub finished: Instant,
+    /// Whether the probe held.
+    pub holds: bool,
+    /// What was seen, for reports (e.g. "status 200 in 12ms").
+    pub detail: String,
+}
+
+/// What a probe can see of a running service.
+#[derive(Clone)]
+pub struct ServiceView {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its output.
+    pub logs: LogBuffer,
+    /// How it ended, once it has.
+    pub exit: ExitWatch,
+}
+
+/// Everything probes need to reach the topology.
+#[derive(Clone, Default)]
+pub struct ProbeContext {
+    /// Services by name.
+    pub services: BTreeMap<String, ServiceView>,
+    /// Link (proxy) listen addresses by name.
+    pub links: BTreeMap<String, SocketAddr>,
+    /// Mock LLM control clients by service name.
+    pub mock_llms: BTreeMap<String, MockLlmClient>,
+    /// Wall-clock (unix ms) of the latest injection or heal, for `since_last_event`.
+    pub last_event_unix_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ProbeContext {
+    fn target_addr(&self, target: &Target) -> Result<SocketAddr, String> {
+        match target {
+            Target::Service(name) => self
+                .services
+                .get(name)
+                .map(|s| s.addr)
+                .ok_or_else(|| format!("service {name} is not running")),
+            Target::Link(name) => self
+                .links
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("link {name} has no proxy")),
+        }
+    }
+}
+
+/// Evaluates `probe` once.
+pub async fn evaluate(
+    probe: &ProbeSpec,
+    context: &ProbeContext,
+    http: &reqwest::Client,
+) -> Observation {
+    let started = Instant::now();
+    let (holds, detail) = match &probe.kind {
+        ProbeKind::Http { .. } => http::evaluate(&probe.kind, context, http).await,
+        ProbeKind::Tcp {
+            target,
+            timeout,
+            connects,
+        } => tcp(context, target, *timeout, *connects).await,
+        ProbeKind::Log {
+            service,
+            regex,
+            min_count,
+        } => match context.services.get(service) {
+            Some(s) => {
+                let n = s.logs.count_matching(regex);
+                (
+                    n >= *min_count,
+                    format!("{n} line(s) of {service} match /{regex}/"),
+                )
+            }
+            None => (false, format!("service {service} is not running")),
+        },
+        ProbeKind::Exited { service, code } => match context.services.get(service) {
+            Some(s) => match s.exit.lock().ok().and_then(|e| *e) {
+                Some(exit) => {
+                    let holds = code.is_none_or(|c| exit.code == Some(c));
+                    (holds, describe_exit(&exit))
+                }
+                None => (false, format!("{service} is still running")),
+            },
+            None => (false, format!("service {service} is not running")),
+        },
+        ProbeKind::LlmJournal { service, check } => match context.mock_llms.get(service) {
+            Some(client) => journal::evaluate(client, check, context).await,
+            None => (false, format!("{service} is not a running mock LLM")),
+        },
+    };
+    Observation {
+        started,
+        finished: Instant::now(),
+        holds,
+        detail,
+    }
+}
+
+fn describe_exit(exit: &ExitInfo) -> String {
+    match (exit.code, exit.signal) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "exited".to_string(),
+    }
+}
+
+async fn tcp(
+    context: &ProbeContext,
+    target: &Target,
+    timeout: Duration,
+    connects: bool,
+) -> (bool, String) {
+    let addr = match context.target_addr(target) {
+        Ok(a) => a,
+        Err(e) => return (!connects, e),
+    };
+    let start = Instant::now();
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => (
+            connects,
+            format!("connected to {addr} in {}", ms(start.elapsed())),
+        ),
+        Ok(Err(e)) => (!connects, format!("connect to {addr} failed: {e}")),
+        Err(_) => (
+            !connects,
+            format!("connect to {addr} timed out after {}", ms(timeout)),
+        ),
+    }
+}
+
+/// Formats a duration as milliseconds, e.g. "12ms" or "1530ms".
+pub fn ms(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
+}

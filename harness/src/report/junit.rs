@@ -1,0 +1,78 @@
+//! The JUnit XML report: one test case per scenario run, failures with their reasons.
+
+use super::display_name;
+use crate::runner::ScenarioOutcome;
+
+/// The JUnit XML text.
+pub fn to_junit(outcomes: &[ScenarioOutcome]) -> String {
+    let failures = outcomes.iter().filter(|o| !o.passed).count();
+    let total: f64 = outcomes.iter().map(|o| o.duration.as_secs_f64()).sum();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&format!(
+        "<testsuites name=\"clawchaos\" tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n",
+        outcomes.len()
+    ));
+    xml.push_str(&format!(
+        "  <testsuite name=\"clawchaos\" tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n",
+        outcomes.len()
+    ));
+    for o in outcomes {
+        xml.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            escape(&o.file.display().to_string()),
+            escape(&display_name(o)),
+            o.duration.as_secs_f64()
+        ));
+        let failures = o.failures();
+        if o.passed {
+            xml.push_str(" />\n");
+            continue;
+        }
+        xml.push_str(">\n");
+        let message = failures.first().cloned().unwrap_or_else(|| "failed".into());
+        xml.push_str(&format!(
+            "      <failure message=\"{}\">{}</failure>\n",
+            escape(&message),
+            escape(&failures.join("\n"))
+        ));
+        xml.push_str("    </testcase>\n");
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    xml
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot() {
+        let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="clawchaos" tests="2" failures="1" time="12.200">
+  <testsuite name="clawchaos" tests="2" failures="1" time="12.200">
+    <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency" time="6.100" />
+    <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency (control)" time="6.100">
+      <failure message="control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault &lt;&amp;&gt;">control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault &lt;&amp;&gt;</failure>
+    </testcase>
+  </testsuite>
+</testsuites>
+"#;
+        assert_eq!(to_junit(&crate::report::fixtures::outcomes()), expected);
+    }
+}

@@ -1,0 +1,91 @@
+//! Reports of a set of runs: a summary table for people, JSON and JUnit XML for machines.
+
+mod json;
+mod junit;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+pub use json::to_json;
+pub use junit::to_junit;
+pub use table::summary_table;
+
+use crate::runner::ScenarioOutcome;
+
+/// Writes `report.json` and `junit.xml` into `dir` (created if needed); returns their paths.
+pub fn write_reports(outcomes: &[ScenarioOutcome], dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let json_path = dir.join("report.json");
+    std::fs::write(&json_path, to_json(outcomes)?)?;
+    let junit_path = dir.join("junit.xml");
+    std::fs::write(&junit_path, to_junit(outcomes))?;
+    Ok(vec![json_path, junit_path])
+}
+
+/// A scenario's display name: `name`, or `name (control)` for a control run.
+pub fn display_name(outcome: &ScenarioOutcome) -> String {
+    if outcome.control {
+        format!("{} (control)", outcome.name)
+    } else {
+        outcome.name.clone()
+    }
+}
+
+fn fmt_ms(d: Option<std::time::Duration>) -> String {
+    d.map_or_else(|| "-".to_string(), |d| format!("{}ms", d.as_millis()))
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::time::Duration;
+
+    use crate::runner::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
+
+    /// A passing run and a failing control run, for snapshot tests.
+    pub fn outcomes() -> Vec<ScenarioOutcome> {
+        let detect = ExpectationOutcome {
+            name: "detect slow by llm_slow within 3s".into(),
+            kind: "detect".into(),
+            probe: "llm_slow".into(),
+            fault: Some("slow".into()),
+            verdict: Verdict::Passed,
+            budget: Some(Duration::from_secs(3)),
+            observed: Some(Duration::from_millis(512)),
+            detail: "status 200 in 512ms".into(),
+        };
+        let fault = FaultOutcome {
+            name: "slow".into(),
+            kind: "latency".into(),
+            injected: true,
+            injected_after: Some(Duration::from_millis(1000)),
+            active_for: Some(Duration::from_millis(4000)),
+            time_to_detect: Some(Duration::from_millis(512)),
+            time_to_recover: Some(Duration::from_millis(204)),
+        };
+        let pass = ScenarioOutcome {
+            name: "selftest/latency".into(),
+            file: "scenarios/selftest/latency.toml".into(),
+            control: false,
+            passed: true,
+            duration: Duration::from_millis(6100),
+            steady_after: Some(Duration::from_millis(120)),
+            faults: vec![fault.clone()],
+            expectations: vec![detect.clone()],
+            error: None,
+            control_defects: vec![],
+        };
+        let control = ScenarioOutcome {
+            control: true,
+            passed: false,
+            faults: vec![FaultOutcome {
+                injected: false,
+                time_to_detect: Some(Duration::from_millis(40)),
+                time_to_recover: None,
+                ..fault
+            }],
+            control_defects: vec!["control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault <&>".into()],
+            ..pass.clone()
+        };
+        vec![pass, control]
+    }
+}

@@ -1,0 +1,99 @@
+//! The summary table printed at the end of a run.
+
+use super::{display_name, fmt_ms};
+use crate::runner::ScenarioOutcome;
+
+/// One line per scenario run: result, time-to-detect and time-to-recover per fault.
+pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
+    let headers = [
+        "scenario",
+        "result",
+        "time-to-detect",
+        "time-to-recover",
+        "took",
+    ];
+    let rows: Vec<[String; 5]> = outcomes
+        .iter()
+        .map(|o| {
+            let per_fault =
+                |pick: fn(&crate::runner::FaultOutcome) -> Option<std::time::Duration>| {
+                    if o.faults.len() == 1 {
+                        fmt_ms(pick(&o.faults[0]))
+                    } else if o.faults.is_empty() {
+                        "-".to_string()
+                    } else {
+                        o.faults
+                            .iter()
+                            .map(|f| format!("{} {}", f.name, fmt_ms(pick(f))))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+            let (ttd, ttr) = if o.control {
+                ("-".to_string(), "-".to_string())
+            } else {
+                (
+                    per_fault(|f| f.time_to_detect),
+                    per_fault(|f| f.time_to_recover),
+                )
+            };
+            [
+                display_name(o),
+                if o.passed { "PASS" } else { "FAIL" }.to_string(),
+                ttd,
+                ttr,
+                format!("{:.1}s", o.duration.as_secs_f64()),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    out.push_str(&line(&headers.map(String::from)));
+    out.push_str(&line(&widths.map(|w| "-".repeat(w))));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    let passed = outcomes.iter().filter(|o| o.passed).count();
+    out.push_str(&format!(
+        "\n{passed} passed, {} failed\n",
+        outcomes.len() - passed
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot() {
+        let expected = "\
+scenario                    result  time-to-detect  time-to-recover  took
+--------------------------  ------  --------------  ---------------  ----
+selftest/latency            PASS    512ms           204ms            6.1s
+selftest/latency (control)  FAIL    -               -                6.1s
+
+1 passed, 1 failed
+";
+        assert_eq!(
+            summary_table(&crate::report::fixtures::outcomes()),
+            expected
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The runner: brings a topology up, waits for steady state, plays the fault timeline, judges
+//! every expectation with time-to-detect and time-to-recover, and tears everything down.
+
+pub mod faults;
+pub mod outcome;
+mod timeline;
+pub mod topology;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
+
+use crate::backend::Backend;
+use crate::backend::process::ProcessBackend;
+use crate::observer::{Observer, RunEvent};
+use crate::scenario::Scenario;
+use timeline::Timeline;
+use topology::Topology;
+
+/// How to run a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run with every fault switched off: every `detect` expectation must then fail.
+    pub control: bool,
+    /// Keep the run folder afterwards (its logs), instead of removing it.
+    pub keep_run_dir: bool,
+}
+
+/// Runs scenarios on a backend.
+#[derive(Clone)]
+pub struct Runner {
+    backend: Arc<dyn Backend>,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new(Arc::new(ProcessBackend))
+    }
+}
+
+impl Runner {
+    /// A runner on `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Runs one scenario and reports what it found. Never panics on a failing system under
+    /// test: failures are in the outcome. Everything started is stopped before it returns,
+    /// and dropping the future (Ctrl-C) or a panic tears everything down too.
+    pub async fn run(
+        &self,
+        scenario: &Scenario,
+        options: &RunOptions,
+        observer: &dyn Observer,
+    ) -> ScenarioOutcome {
+        let started = Instant::now();
+        let deadline = started + scenario.settings.timeout;
+        observer.event(
+            &scenario.name,
+            &RunEvent::Started {
+                control: options.control,
+            },
+        );
+        let mut outcome = ScenarioOutcome {
+            name: scenario.name.clone(),
+            file: scenario.source.clone(),
+            control: options.control,
+            passed: false,
+            duration: Duration::ZERO,
+            steady_after: None,
+            faults: Vec::new(),
+            expectations: Vec::new(),
+            error: None,
+            control_defects: Vec::new(),
+        };
+
+        let start = Topology::start(scenario, self.backend.as_ref(), |mut event| {
+            if let RunEvent::ServiceReady { after, .. } = &mut event {
+                *after = started.elapsed();
+            }
+            observer.event(&scenario.name, &event);
+        });
+        let mut topology = match tokio::time::timeout_at(deadline.into(), start).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                outcome.error = Some(format!("set-up failed: {e}"));
+                outcome.duration = started.elapsed();
+                return outcome;
+            }
+            Err(_) => {
+                outcome.error = Some(format!(
+                    "set-up did not finish within the scenario timeout ({}ms)",
+                    scenario.settings.timeout.as_millis()
+                ));
+                outcome.duration = started.elapsed();
+                return outcome;
+            }
+        };
+        if options.keep_run_dir {
+            topology.run_dir.keep();
+        }
+
+        let mut timeline = Timeline::new(scenario, options.control, &topology, started);
+        let result =
+            tokio::time::timeout_at(deadline.into(), timeline.run(&mut topology, observer)).await;
+        if result.is_err() {
+            timeline.timed_out();
+        }
+        if let Ok(Err(e)) = &result {
+            outcome.error = Some(e.to_string());
+        }
+        if result.is_err() {
+            outcome.error = Some(format!(
+                "the run did not finish within the scenario timeout ({}ms)",
+                scenario.settings.timeout.as_millis()
+            ));
+        }
+        observer.event(&scenario.name, &RunEvent::TearingDown);
+        drop(timeline.stop_polling());
+        topology.shutdown().await;
+
+        timeline.fill(&mut outcome);
+        outcome.duration = started.elapsed();
+        outcome.passed = if options.control {
+            outcome.error.is_none() && outcome.control_defects.is_empty()
+        } else {
+            outcome.error.is_none()
+                && outcome
+                    .expectations
+                    .iter()
+                    .all(|e| e.verdict != Verdict::Failed)
+        };
+        outcome
+    }
+}

@@ -1,0 +1,142 @@
+//! What a run found: per fault, per expectation, per scenario. Plain data the reports print.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How an expectation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It held.
+    Passed,
+    /// It did not hold.
+    Failed,
+    /// Not evaluated (a control run's recover expectation, or the run stopped early).
+    Skipped,
+}
+
+/// The result of one expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectationOutcome {
+    /// Its name, e.g. "detect slow-llm by llm_slow within 3s".
+    pub name: String,
+    /// detect, recover, invariant or steady_state.
+    pub kind: String,
+    /// The probe it watched.
+    pub probe: String,
+    /// The fault it is about.
+    pub fault: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The budget, for detect and recover.
+    #[serde(with = "opt_ms")]
+    pub budget: Option<Duration>,
+    /// Time from injection (detect) or heal (recover) to the first passing observation.
+    #[serde(with = "opt_ms")]
+    pub observed: Option<Duration>,
+    /// What the probe saw: the passing observation, or the last one before the verdict.
+    pub detail: String,
+}
+
+/// What happened to one fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultOutcome {
+    /// The fault's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// Whether it was injected (false in control runs and when the run stopped before).
+    pub injected: bool,
+    /// Time from steady state to injection.
+    #[serde(with = "opt_ms")]
+    pub injected_after: Option<Duration>,
+    /// How long it was active.
+    #[serde(with = "opt_ms")]
+    pub active_for: Option<Duration>,
+    /// Time to detect: injection to the first passing detect expectation.
+    #[serde(with = "opt_ms")]
+    pub time_to_detect: Option<Duration>,
+    /// Time to recover: heal to the last passing recover expectation.
+    #[serde(with = "opt_ms")]
+    pub time_to_recover: Option<Duration>,
+}
+
+/// The result of one scenario run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioOutcome {
+    /// The scenario's name.
+    pub name: String,
+    /// Its file.
+    pub file: PathBuf,
+    /// Whether this was a control run (faults switched off).
+    pub control: bool,
+    /// Whether the run passed. A control run passes when every detect expectation failed.
+    pub passed: bool,
+    /// Wall time of the whole run, set-up and teardown included.
+    #[serde(with = "ms")]
+    pub duration: Duration,
+    /// Time from start to steady state.
+    #[serde(with = "opt_ms")]
+    pub steady_after: Option<Duration>,
+    /// Per fault.
+    pub faults: Vec<FaultOutcome>,
+    /// Per expectation, in file order, then the steady-state checks.
+    pub expectations: Vec<ExpectationOutcome>,
+    /// A failure outside the expectations (set-up, a service that would not start, timeout).
+    pub error: Option<String>,
+    /// In a control run: the detect expectations that passed without their fault.
+    pub control_defects: Vec<String>,
+}
+
+impl ScenarioOutcome {
+    /// The expectations that failed (for a control run: the defects).
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(e) = &self.error {
+            out.push(e.clone());
+        }
+        if self.control {
+            out.extend(self.control_defects.iter().cloned());
+        } else {
+            out.extend(
+                self.expectations
+                    .iter()
+                    .filter(|e| e.verdict == Verdict::Failed)
+                    .map(|e| format!("expectation `{}` failed: {}", e.name, failure_text(e))),
+            );
+        }
+        out
+    }
+}
+
+/// A failed expectation in words: budget, what was observed.
+pub fn failure_text(e: &ExpectationOutcome) -> String {
+    match e.budget {
+        Some(budget) => format!(
+            "probe `{}` did not hold within the {}ms budget; last observed: {}",
+            e.probe,
+            budget.as_millis(),
+            e.detail
+        ),
+        None => format!("probe `{}` was violated: {}", e.probe, e.detail),
+    }
+}
+
+mod ms {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+}
+
+mod opt_ms {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64((d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
+            None => s.serialize_none(),
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! The timeline of one run: steady state, injections and heals on schedule, and the verdict of
+//! each expectation from the probes' observations.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::faults::{self, FaultError};
+use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
+use super::topology::Topology;
+use crate::observer::{Observer, RunEvent};
+use crate::probe::poller::{History, Poller};
+use crate::probe::{Observation, ms};
+use crate::scenario::{ExpectKind, Expectation, FaultSpec, ProbeKind, Scenario};
+
+const TICK: Duration = Duration::from_millis(10);
+
+struct FaultState<'s> {
+    spec: &'s FaultSpec,
+    injected: Option<Instant>,
+    healed: Option<Instant>,
+}
+
+struct ExpectState<'s> {
+    spec: &'s Expectation,
+    verdict: Option<Verdict>,
+    observed: Option<Duration>,
+    detail: String,
+}
+
+/// The state of a run's timeline; it survives a timeout so partial results can be reported.
+pub(super) struct Timeline<'s> {
+    scenario: &'s Scenario,
+    control: bool,
+    run_started: Instant,
+    pollers: BTreeMap<String, Poller>,
+    steady_at: Option<Instant>,
+    faults: Vec<FaultState<'s>>,
+    expectations: Vec<ExpectState<'s>>,
+    final_steady: Option<ExpectationOutcome>,
+}
+
+impl<'s> Timeline<'s> {
+    pub(super) fn new(
+        scenario: &'s Scenario,
+        control: bool,
+        topology: &Topology,
+        run_started: Instant,
+    ) -> Self {
+        let pollers = scenario
+            .probes
+            .values()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    Poller::start(
+                        p.clone(),
+                        topology.probe_context.clone(),
+                        scenario.settings.poll_interval,
+                    ),
+                )
+            })
+            .collect();
+        Self {
+            scenario,
+            control,
+            run_started,
+            pollers,
+            steady_at: None,
+            faults: scenario
+                .faults
+                .iter()
+                .map(|spec| FaultState {
+                    spec,
+                    injected: None,
+                    healed: None,
+                })
+                .collect(),
+            expectations: scenario
+                .expectations
+                .iter()
+                .map(|spec| ExpectState {
+                    spec,
+                    verdict: None,
+                    observed: None,
+                    detail: String::new(),
+                })
+                .collect(),
+            final_steady: None,
+        }
+    }
+
+    fn history(&self, probe: &str) -> History {
+        self.pollers
+            .get(probe)
+            .map(|p| p.history.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops every poller.
+    pub(super) fn stop_polling(&mut self) -> BTreeMap<String, Poller> {
+        std::mem::take(&mut self.pollers)
+    }
+
+    /// Plays the whole timeline.
+    pub(super) async fn run(
+        &mut self,
+        topology: &mut Topology,
+        observer: &dyn Observer,
+    ) -> Result<(), FaultError> {
+        let name = &self.scenario.name;
+        let steady = self.wait_steady(Instant::now()).await;
+        match steady {
+            Ok(at) => {
+                self.steady_at = Some(at);
+                observer.event(
+                    name,
+                    &RunEvent::SteadyState {
+                        after: at - self.run_started,
+                    },
+                );
+            }
+            Err(detail) => {
+                return Err(FaultError {
+                    fault: "(none yet)".into(),
+                    operation: "reach steady state",
+                    message: detail,
+                });
+            }
+        }
+        let t0 = self.steady_at.unwrap_or_else(Instant::now);
+        loop {
+            let now = Instant::now();
+            self.schedule(t0, now, topology, observer).await?;
+            self.judge(now, observer);
+            let faults_done = self
+                .faults
+                .iter()
+                .all(|f| f.healed.is_some() || (f.injected.is_some() && f.spec.duration.is_none()));
+            let expectations_done = self
+                .expectations
+                .iter()
+                .all(|e| e.verdict.is_some() || matches!(e.spec.kind, ExpectKind::Invariant));
+            if faults_done && expectations_done {
+                break;
+            }
+            tokio::time::sleep(TICK).await;
+        }
+        // Faults without a duration last until every expectation is decided.
+        for i in 0..self.faults.len() {
+            if self.faults[i].healed.is_none() {
+                self.heal(i, topology, observer).await?;
+            }
+        }
+        self.final_steady_check().await;
+        self.judge_invariants(Instant::now());
+        Ok(())
+    }
+
+    async fn wait_steady(&self, from: Instant) -> Result<Instant, String> {
+        let probes = &self.scenario.steady_state.probes;
+        let within = self.scenario.steady_state.within;
+        let deadline = from + within;
+        loop {
+            let latest: Vec<(String, Option<Observation>)> = probes
+                .iter()
+                .map(|p| {
+                    (
+                        p.clone(),
+                        self.history(p).latest().filter(|o| o.started >= from),
+                    )
+                })
+                .collect();
+            if latest
+                .iter()
+                .all(|(_, o)| o.as_ref().is_some_and(|o| o.holds))
+            {
+                return Ok(Instant::now());
+            }
+            if Instant::now() >= deadline {
+                let failing: Vec<String> = latest
+                    .iter()
+                    .filter(|(_, o)| !o.as_ref().is_some_and(|o| o.holds))
+                    .map(|(p, o)| {
+                        format!(
+                            "`{p}` last observed: {}",
+                            o.as_ref()
+                                .map_or("no observation yet", |o| o.detail.as_str())
+                        )
+                    })
+                    .collect();
+                return Err(format!(
+                    "steady state not reached within {}: {}",
+                    ms(within),
+                    failing.join("; ")
+                ));
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    async fn schedule(
+        &mut self,
+        t0: Instant,
+        now: Instant,
+        topology: &mut Topology,
+        observer: &dyn Observer,
+    ) -> Result<(), FaultError> {
+        for i in 0..self.faults.len() {
+            let f = &self.faults[i];
+            if f.injected.is_none() {
+                let gate = match &f.spec.start.after {
+                    None => Some(t0),
+                    Some(p) => self
+                        .history(p)
+                        .first_after(t0, |o| o.holds)
+                        .map(|o| o.finished),
+                };
+                if gate.is_some_and(|g| now >= g + f.spec.start.at) {
+                    if !self.control {
+                        faults::inject(f.spec, topology).await?;
+                    }
+                    let at = Instant::now();
+                    self.faults[i].injected = Some(at);
+                    mark_event(topology);
+                    observer.event(
+                        &self.scenario.name,
+                        &RunEvent::FaultInjected {
+                            fault: self.faults[i].spec.name.clone(),
+                            real: !self.control,
+                        },
+                    );
+                }
+            } else if f.healed.is_none()
+                && let (Some(at), Some(duration)) = (f.injected, f.spec.duration)
+                && now >= at + duration
+            {
+                self.heal(i, topology, observer).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn heal(
+        &mut self,
+        i: usize,
+        topology: &mut Topology,
+        observer: &dyn Observer,
+    ) -> Result<(), FaultError> {
+        if self.faults[i].injected.is_none() {
+            return Ok(());
+        }
+        if !self.control {
+            faults::heal(self.faults[i].spec, topology).await?;
+        }
+        self.faults[i].healed = Some(Instant::now());
+        mark_event(topology);
+        observer.event(
+            &self.scenario.name,
+            &RunEvent::FaultHealed {
+                fault: self.faults[i].spec.name.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn fault(&self, name: &str) -> Option<&FaultState<'s>> {
+        self.faults.iter().find(|f| f.spec.name == name)
+    }
+
+    fn judge(&mut self, now: Instant, observer: &dyn Observer) {
+        for i in 0..self.expectations.len() {
+            let e = &self.expectations[i];
+            if e.verdict.is_some() {
+                continue;
+            }
+            let (from, within) = match &e.spec.kind {
+                ExpectKind::Detect { fault, within } => {
+                    (self.fault(fault).and_then(|f| f.injected), *within)
+                }
+                ExpectKind::Recover { fault, within } => {
+                    if self.control {
+                        self.expectations[i].verdict = Some(Verdict::Skipped);
+                        self.expectations[i].detail =
+                            "not judged in a control run (nothing to recover from)".into();
+                        continue;
+                    }
+                    (self.fault(fault).and_then(|f| f.healed), *within)
+                }
+                ExpectKind::Invariant => continue,
+            };
+            let Some(from) = from else { continue };
+            let deadline = from + within;
+            let history = self.history(&e.spec.probe);
+            let decided = if let Some(hit) =
+                history.first_after(from, |o| o.holds && o.finished <= deadline)
+            {
+                Some((Verdict::Passed, Some(hit.finished - from), hit.detail))
+            } else if history.first_after(deadline, |_| true).is_some()
+                || now > deadline + self.probe_timeout(&e.spec.probe) + Duration::from_secs(1)
+            {
+                let last = history
+                    .snapshot()
+                    .into_iter()
+                    .rev()
+                    .find(|o| o.started >= from && o.started <= deadline)
+                    .map_or_else(|| "no observation in the window".to_string(), |o| o.detail);
+                Some((Verdict::Failed, None, last))
+            } else {
+                None
+            };
+            if let Some((verdict, observed, detail)) = decided {
+                let e = &mut self.expectations[i];
+                e.verdict = Some(verdict);
+                e.observed = observed;
+                e.detail = detail.clone();
+                observer.event(
+                    &self.scenario.name,
+                    &RunEvent::ExpectationDecided {
+                        name: e.spec.name.clone(),
+                        passed: verdict == Verdict::Passed,
+                        detail,
+                    },
+                );
+            }
+        }
+    }
+
+    fn probe_timeout(&self, probe: &str) -> Duration {
+        match self.scenario.probes.get(probe).map(|p| &p.kind) {
+            Some(ProbeKind::Http { timeout, .. }) | Some(ProbeKind::Tcp { timeout, .. }) => {
+                *timeout
+            }
+            _ => Duration::from_secs(2),
+        }
+    }
+
+    fn judge_invariants(&mut self, until: Instant) {
+        let Some(t0) = self.steady_at else { return };
+        for i in 0..self.expectations.len() {
+            if !matches!(self.expectations[i].spec.kind, ExpectKind::Invariant) {
+                continue;
+            }
+            let history = self.history(&self.expectations[i].spec.probe);
+            let observations: Vec<Observation> = history
+                .snapshot()
+                .into_iter()
+                .filter(|o| o.started >= t0 && o.finished <= until)
+                .collect();
+            let e = &mut self.expectations[i];
+            match observations.iter().find(|o| !o.holds) {
+                Some(bad) => {
+                    e.verdict = Some(Verdict::Failed);
+                    e.detail = format!(
+                        "at +{} after steady state: {}",
+                        ms(bad.started - t0),
+                        bad.detail
+                    );
+                }
+                None if observations.is_empty() => {
+                    e.verdict = Some(Verdict::Failed);
+                    e.detail = "never evaluated".into();
+                }
+                None => {
+                    e.verdict = Some(Verdict::Passed);
+                    e.detail = format!("held in all {} evaluations", observations.len());
+                }
+            }
+        }
+    }
+
+    async fn final_steady_check(&mut self) {
+        let probes = &self.scenario.steady_state.probes;
+        if probes.is_empty() {
+            return;
+        }
+        let from = Instant::now();
+        let result = self.wait_steady(from).await;
+        self.final_steady = Some(ExpectationOutcome {
+            name: "steady state restored after the last heal".into(),
+            kind: "steady_state".into(),
+            probe: probes.join(", "),
+            fault: None,
+            verdict: if result.is_ok() {
+                Verdict::Passed
+            } else {
+                Verdict::Failed
+            },
+            budget: Some(self.scenario.steady_state.within),
+            observed: result.as_ref().ok().map(|at| *at - from),
+            detail: result
+                .err()
+                .unwrap_or_else(|| "all steady-state probes hold".into()),
+        });
+    }
+
+    /// Marks everything undecided as failed because the run ran out of time.
+    pub(super) fn timed_out(&mut self) {
+        for e in &mut self.expectations {
+            if e.verdict.is_none() {
+                e.verdict = Some(Verdict::Failed);
+                e.detail = "the run timed out before a verdict".into();
+            }
+        }
+    }
+
+    /// Writes the results into `outcome`.
+    pub(super) fn fill(&self, outcome: &mut ScenarioOutcome) {
+        outcome.steady_after = self.steady_at.map(|t| t - self.run_started);
+        for e in &self.expectations {
+            let (kind, budget) = match &e.spec.kind {
+                ExpectKind::Detect { within, .. } => ("detect", Some(*within)),
+                ExpectKind::Recover { within, .. } => ("recover", Some(*within)),
+                ExpectKind::Invariant => ("invariant", None),
+            };
+            outcome.expectations.push(ExpectationOutcome {
+                name: e.spec.name.clone(),
+                kind: kind.into(),
+                probe: e.spec.probe.clone(),
+                fault: e.spec.fault().map(str::to_string),
+                verdict: e.verdict.unwrap_or(Verdict::Skipped),
+                budget,
+                observed: e.observed,
+                detail: if e.detail.is_empty() {
+                    "not reached".into()
+                } else {
+                    e.detail.clone()
+                },
+            });
+        }
+        if let Some(s) = &self.final_steady {
+            outcome.expectations.push(s.clone());
+        }
+        for f in &self.faults {
+            let of_fault = |kind: &str| {
+                outcome
+                    .expectations
+                    .iter()
+                    .filter(|e| e.kind == kind && e.fault.as_deref() == Some(&f.spec.name))
+                    .filter(|e| e.verdict == Verdict::Passed)
+                    .filter_map(|e| e.observed)
+                    .collect::<Vec<_>>()
+            };
+            outcome.faults.push(FaultOutcome {
+                name: f.spec.name.clone(),
+                kind: f.spec.kind.clone(),
+                injected: f.injected.is_some() && !self.control,
+                injected_after: f.injected.zip(self.steady_at).map(|(i, s)| i - s),
+                active_for: f.injected.zip(f.healed).map(|(i, h)| h - i),
+                time_to_detect: of_fault("detect").into_iter().min(),
+                time_to_recover: of_fault("recover").into_iter().max(),
+            });
+        }
+        if self.control {
+            outcome.control_defects = outcome
+                .expectations
+                .iter()
+                .filter(|e| e.kind == "detect" && e.verdict == Verdict::Passed)
+                .map(|e| {
+                    format!(
+                        "control run: detect expectation `{}` passed without its fault (probe `{}` saw: {}); it cannot tell the fault apart from normal operation",
+                        e.name, e.probe, e.detail
+                    )
+                })
+                .collect();
+        }
+    }
+}
+
+fn mark_event(topology: &Topology) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    topology
+        .probe_context
+        .last_event_unix_ms
+        .store(now, Ordering::Relaxed);
+}

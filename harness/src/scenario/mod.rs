@@ -1,0 +1,515 @@
+//! Scenario files: plain types, parsed and validated before anything starts.
+//!
+//! A scenario is data first and behaviour second: [`load`] turns a TOML file into a
+//! [`Scenario`] (or into every problem found, with file, line and column), and only then does
+//! the runner act on it. The format is documented in `docs/scenarios.md`.
+
+mod diag;
+mod files;
+mod parse;
+mod reader;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use diag::{Diagnostic, ScenarioError};
+pub use files::{discover, load, parse_str};
+pub use reader::Sp;
+
+/// One scenario: a topology, the probes that watch it, the faults and what must follow them.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name used in reports and as the test name (defaults to the file stem).
+    pub name: String,
+    /// One line saying what the scenario proves.
+    pub description: String,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// Seed for everything randomised in the run (proxy toxicity, jitter).
+    pub seed: u64,
+    /// Run-wide settings.
+    pub settings: Settings,
+    /// Services, by name.
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// Proxied links, by name.
+    pub links: BTreeMap<String, LinkSpec>,
+    /// Probes, by name.
+    pub probes: BTreeMap<String, ProbeSpec>,
+    /// What must hold before the first fault and again after the last heal.
+    pub steady_state: SteadyState,
+    /// Faults, in file order.
+    pub faults: Vec<FaultSpec>,
+    /// Expectations, in file order.
+    pub expectations: Vec<Expectation>,
+}
+
+/// Run-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Pause between two evaluations of the same probe.
+    pub poll_interval: Duration,
+    /// Hard cap on the whole run, set-up included.
+    pub timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(100),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A service in the topology.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// Its name, unique in the scenario.
+    pub name: String,
+    /// What it is.
+    pub kind: ServiceKind,
+}
+
+/// The kinds of service a topology can hold.
+#[derive(Debug, Clone)]
+pub enum ServiceKind {
+    /// The OpenAI-compatible mock LLM.
+    MockLlm {
+        /// Models it serves.
+        models: Vec<String>,
+        /// The assistant's reply text.
+        reply: String,
+    },
+    /// Any local program. `{port}`, `{run_dir}` and `{service_dir}` in its command and
+    /// environment are replaced by the port the harness allocated and the run's folders.
+    Process {
+        /// Program and arguments.
+        command: Vec<String>,
+        /// Extra environment.
+        env: Vec<(String, String)>,
+        /// A probe that must hold before the service counts as started (default: its port
+        /// accepts TCP connections).
+        ready: Option<String>,
+        /// How long readiness may take.
+        ready_within: Duration,
+    },
+}
+
+impl ServiceKind {
+    /// The kind's name as written in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServiceKind::MockLlm { .. } => "mock_llm",
+            ServiceKind::Process { .. } => "process",
+        }
+    }
+}
+
+/// A link: a fault-injecting proxy in front of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSpec {
+    /// Its name, unique in the scenario; also the proxy's name.
+    pub name: String,
+    /// The service the proxy forwards to.
+    pub to: String,
+}
+
+/// Where a probe sends its traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Straight to the service.
+    Service(String),
+    /// Through the link's proxy.
+    Link(String),
+}
+
+/// A named condition the runner evaluates over and over.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    /// Its name, unique in the scenario.
+    pub name: String,
+    /// What it checks.
+    pub kind: ProbeKind,
+}
+
+/// How an HTTP request may fail, as a probe expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Any failure to get a response.
+    Any,
+    /// No complete response within the probe's timeout.
+    Timeout,
+    /// The connection was refused.
+    Refused,
+    /// The connection was reset or closed before a response.
+    Reset,
+}
+
+impl ErrorClass {
+    /// Names as written in scenario files.
+    pub const NAMES: [&'static str; 4] = ["any", "timeout", "refused", "reset"];
+
+    /// Parses a name from [`Self::NAMES`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "any" => Some(Self::Any),
+            "timeout" => Some(Self::Timeout),
+            "refused" => Some(Self::Refused),
+            "reset" => Some(Self::Reset),
+            _ => None,
+        }
+    }
+
+    /// The name as written in scenario files.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+/// What a probe checks. Every condition given must hold for the probe to be true.
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    /// An HTTP request.
+    Http {
+        /// Where it goes.
+        target: Target,
+        /// HTTP method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// Request body, sent as JSON content.
+        body: Option<String>,
+        /// Request headers.
+        headers: Vec<(String, String)>,
+        /// Time allowed for the whole response.
+        timeout: Duration,
+        /// The conditions on the outcome.
+        check: HttpCheck,
+    },
+    /// A TCP connect.
+    Tcp {
+        /// Where it connects.
+        target: Target,
+        /// Time allowed for the connect.
+        timeout: Duration,
+        /// True when the connect succeeds (default) or, with `false`, when it fails.
+        connects: bool,
+    },
+    /// A regular expression over a service's captured output (stdout and stderr).
+    Log {
+        /// The service.
+        service: String,
+        /// The pattern.
+        regex: regex::Regex,
+        /// Matching lines needed.
+        min_count: usize,
+    },
+    /// The service's process has exited.
+    Exited {
+        /// The service.
+        service: String,
+        /// The exit code required, if any.
+        code: Option<i32>,
+    },
+    /// The mock LLM's request journal.
+    LlmJournal {
+        /// The mock LLM service.
+        service: String,
+        /// The conditions on the journal.
+        check: JournalCheck,
+    },
+}
+
+impl ProbeKind {
+    /// The kind's name as written in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeKind::Http { .. } => "http",
+            ProbeKind::Tcp { .. } => "tcp",
+            ProbeKind::Log { .. } => "log",
+            ProbeKind::Exited { .. } => "exited",
+            ProbeKind::LlmJournal { .. } => "llm_journal",
+        }
+    }
+}
+
+/// Conditions on an HTTP outcome.
+#[derive(Debug, Clone, Default)]
+pub struct HttpCheck {
+    /// The status code required.
+    pub status: Option<u16>,
+    /// The request must fail in this way.
+    pub error: Option<ErrorClass>,
+    /// The response (or failure) must take longer than this.
+    pub slower_than: Option<Duration>,
+    /// The response must arrive sooner than this.
+    pub faster_than: Option<Duration>,
+    /// A JSON pointer into the body and the value it must have.
+    pub json: Option<(String, serde_json::Value)>,
+    /// A substring the body must contain.
+    pub body_contains: Option<String>,
+}
+
+/// Conditions on the mock LLM's request journal.
+#[derive(Debug, Clone, Default)]
+pub struct JournalCheck {
+    /// Count only requests to this path (default `/v1/chat/completions`).
+    pub path: String,
+    /// At least this many requests.
+    pub min_requests: Option<usize>,
+    /// At most this many requests.
+    pub max_requests: Option<usize>,
+    /// Consecutive requests at least this far apart.
+    pub min_spacing: Option<Duration>,
+    /// Count only requests for this model.
+    pub model: Option<String>,
+    /// Count only requests that arrived after the most recent injection or heal.
+    pub since_last_event: bool,
+    /// No counted request arrived during this last stretch of time.
+    pub quiet_for: Option<Duration>,
+    /// Some counted request arrived during this last stretch of time.
+    pub active_within: Option<Duration>,
+}
+
+/// The probes that define "healthy".
+#[derive(Debug, Clone, PartialEq)]
+pub struct SteadyState {
+    /// Probe names; all must be true.
+    pub probes: Vec<String>,
+    /// How long they may take to become true, before the first fault and after the last heal.
+    pub within: Duration,
+}
+
+/// When a fault starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultStart {
+    /// Delay after steady state is reached (and after `after` holds, if given).
+    pub at: Duration,
+    /// A probe that must hold first.
+    pub after: Option<String>,
+}
+
+/// Which direction of a proxied connection a toxic acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Client to server.
+    Upstream,
+    /// Server to client.
+    Downstream,
+}
+
+impl Stream {
+    /// The name as Toxiproxy writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Upstream => "upstream",
+            Stream::Downstream => "downstream",
+        }
+    }
+}
+
+/// A fault on a link's proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkFault {
+    /// Delay each chunk.
+    Latency {
+        /// Base delay.
+        latency: Duration,
+        /// Random extra delay, up to this.
+        jitter: Duration,
+    },
+    /// Cap the rate, in KB/s.
+    Bandwidth {
+        /// KB/s.
+        rate_kbps: u64,
+    },
+    /// Cut data into small pieces.
+    Slicer {
+        /// Mean piece size in bytes.
+        average_size: u64,
+        /// Variation of the piece size.
+        size_variation: u64,
+        /// Pause between pieces.
+        delay: Duration,
+    },
+    /// Swallow the stream: nothing passes in that direction (a one-way partition).
+    Blackhole,
+    /// Swallow the stream, then close the connection after `timeout`.
+    Timeout {
+        /// When to close.
+        timeout: Duration,
+    },
+    /// Reset the connection (TCP RST) after `timeout`.
+    ResetPeer {
+        /// When to reset.
+        timeout: Duration,
+    },
+    /// Close the connection after `bytes`.
+    LimitData {
+        /// Bytes allowed through.
+        bytes: u64,
+    },
+    /// Delay the close.
+    SlowClose {
+        /// How long.
+        delay: Duration,
+    },
+    /// Take the link down: the proxy stops listening (connection refused).
+    Down,
+}
+
+/// A fault on the mock LLM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LlmFault {
+    /// Answer with an error status and an OpenAI-shaped body.
+    Error {
+        /// HTTP status: 401, 403, 404, 429, 500 or 503.
+        status: u16,
+        /// Retry-After seconds for 429.
+        retry_after_secs: Option<u64>,
+    },
+    /// Wait before the first byte.
+    DelayFirstByte {
+        /// How long.
+        delay: Duration,
+    },
+    /// Send some SSE chunks, then stall with the connection open.
+    Stall {
+        /// Chunks sent before the stall.
+        after_chunks: u32,
+    },
+    /// Pace each streamed token.
+    SlowTokens {
+        /// Pause per token.
+        per_token: Duration,
+    },
+    /// Close the connection without answering.
+    DropConnection,
+    /// Answer 200 with a broken body.
+    Malformed,
+    /// Accept and never answer.
+    Hang,
+}
+
+/// A fault on a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessFault {
+    /// SIGKILL; the heal starts the service again.
+    Kill,
+    /// SIGSTOP; the heal sends SIGCONT.
+    Pause,
+}
+
+/// What a fault does and where.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// On a link's proxy.
+    Link {
+        /// The link.
+        link: String,
+        /// Direction (ignored by `link_down`).
+        stream: Stream,
+        /// Probability per connection, 0..=1.
+        toxicity: f64,
+        /// The toxic.
+        fault: LinkFault,
+    },
+    /// On a mock LLM.
+    Llm {
+        /// The mock LLM service.
+        service: String,
+        /// Only for requests for this model.
+        model: Option<String>,
+        /// Only for the next N requests.
+        times: Option<u32>,
+        /// The behaviour.
+        fault: LlmFault,
+    },
+    /// On a process service.
+    Process {
+        /// The service.
+        service: String,
+        /// The fault.
+        fault: ProcessFault,
+    },
+}
+
+/// The kinds of fault a scenario can name.
+pub const FAULT_KINDS: &[&str] = &[
+    "latency",
+    "bandwidth",
+    "slicer",
+    "blackhole",
+    "timeout",
+    "reset_peer",
+    "limit_data",
+    "slow_close",
+    "link_down",
+    "llm_error",
+    "llm_delay",
+    "llm_stall",
+    "llm_slow_tokens",
+    "llm_drop",
+    "llm_malformed",
+    "llm_hang",
+    "kill",
+    "pause",
+];
+
+/// One fault on the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpec {
+    /// Its name, unique in the scenario.
+    pub name: String,
+    /// The kind as written.
+    pub kind: String,
+    /// What it does.
+    pub action: FaultAction,
+    /// When it starts.
+    pub start: FaultStart,
+    /// How long it lasts before the heal; `None` heals only at the end of the run.
+    pub duration: Option<Duration>,
+}
+
+/// What an expectation requires.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectKind {
+    /// The probe turns true within `within` after the fault is injected.
+    Detect {
+        /// The fault.
+        fault: String,
+        /// The budget.
+        within: Duration,
+    },
+    /// The probe turns true within `within` after the fault is healed.
+    Recover {
+        /// The fault.
+        fault: String,
+        /// The budget.
+        within: Duration,
+    },
+    /// The probe holds at every evaluation from steady state to the end of the run.
+    Invariant,
+}
+
+/// One expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// A readable name, e.g. `detect slow-llm by llm_slow within 3s`.
+    pub name: String,
+    /// The probe it watches.
+    pub probe: String,
+    /// What it requires.
+    pub kind: ExpectKind,
+}
+
+impl Expectation {
+    /// The fault this expectation is about, if any.
+    pub fn fault(&self) -> Option<&str> {
+        match &self.kind {
+            ExpectKind::Detect { fault, .. } | ExpectKind::Recover { fault, .. } => Some(fault),
+            ExpectKind::Invariant => None,
+        }
+    }
+}

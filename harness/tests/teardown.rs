@@ -1,0 +1,240 @@
+//! Teardown is guaranteed: after a run that panics mid-way, or a harness killed with SIGKILL,
+//! no process, listening port or run folder of that run remains.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clawchaos::backend::rundir::{RUN_ID_ENV, sweep_dead_runs};
+use clawchaos::observer::{Observer, RunEvent};
+use clawchaos::runner::{RunOptions, Runner};
+use clawchaos::scenario::parse_str;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+/// Two services: one a plain server, one a shell whose child (a grandchild of the harness)
+/// also listens, to prove the whole process group goes.
+const SCENARIO: &str = r#"
+name = "teardown"
+
+[services.web]
+kind = "process"
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1", "--directory", "{service_dir}"]
+
+[services.nested]
+kind = "process"
+command = ["sh", "-c", "python3 -m http.server {port} --bind 127.0.0.1 --directory {service_dir} & wait"]
+
+[probes.up]
+kind = "tcp"
+service = "web"
+
+[steady_state]
+probes = ["up"]
+
+[[faults]]
+name = "pause"
+kind = "pause"
+service = "web"
+at = "100ms"
+duration = "30s"
+
+[[expect]]
+kind = "detect"
+fault = "pause"
+probe = "up"
+within = "30s"
+"#;
+
+#[derive(Default)]
+struct Seen {
+    pids: Vec<u32>,
+    addrs: Vec<SocketAddr>,
+    run_folder: Option<PathBuf>,
+}
+
+/// Records what the run started, and panics as soon as the fault is injected.
+struct PanicOnFault(Arc<Mutex<Seen>>);
+
+impl Observer for PanicOnFault {
+    fn event(&self, _scenario: &str, event: &RunEvent) {
+        let mut seen = self.0.lock().expect("lock");
+        match event {
+            RunEvent::RunFolder { path } => seen.run_folder = Some(path.clone()),
+            RunEvent::ServiceReady { pid, addr, .. } => {
+                seen.pids.extend(*pid);
+                seen.addrs.push(*addr);
+            }
+            RunEvent::FaultInjected { .. } => {
+                drop(seen);
+                panic!("deliberate panic in the middle of a run");
+            }
+            _ => {}
+        }
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    kill(Pid::from_raw(pid as i32), None).is_ok()
+}
+
+fn processes_with_run_id(run_id: &str) -> Vec<u32> {
+    let needle = format!("{RUN_ID_ENV}={run_id}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(env) = std::fs::read(entry.path().join("environ"))
+            && env.split(|b| *b == 0).any(|v| v == needle.as_bytes())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Polls `condition` until it holds or `within` passes.
+fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run_id_of(folder: &Path) -> String {
+    folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("run folder name")
+        .to_string()
+}
+
+#[test]
+fn a_panic_mid_run_leaves_no_process_port_or_folder() {
+    let scenario = parse_str(Path::new("teardown.toml"), SCENARIO).expect("valid");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let observer = PanicOnFault(seen.clone());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let joined = runtime.block_on(async move {
+        tokio::spawn(async move {
+            Runner::default()
+                .run(&scenario, &RunOptions::default(), &observer)
+                .await
+        })
+        .await
+    });
+    let err = joined.expect_err("the run must have panicked");
+    assert!(err.is_panic());
+
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.pids.len(), 2, "both services started");
+    let folder = seen.run_folder.clone().expect("run folder reported");
+    let run_id = run_id_of(&folder);
+    // The nested service's shell has a python child: the run had at least three processes.
+    assert!(
+        eventually(Duration::from_secs(10), || seen
+            .pids
+            .iter()
+            .all(|p| !alive(*p))),
+        "service processes still alive: {:?}",
+        seen.pids
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || processes_with_run_id(&run_id)
+            .is_empty()),
+        "processes of the run still alive: {:?}",
+        processes_with_run_id(&run_id)
+    );
+    for addr in &seen.addrs {
+        assert!(
+            std::net::TcpStream::connect_timeout(addr, Duration::from_millis(500)).is_err(),
+            "{addr} still accepts connections"
+        );
+    }
+    assert!(
+        !folder.exists(),
+        "run folder {} still exists",
+        folder.display()
+    );
+    drop(runtime);
+}
+
+#[test]
+fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_folder() {
+    let tmp = std::env::temp_dir().join(format!("clawchaos-sigkill-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let file = tmp.join("teardown.toml");
+    std::fs::write(&file, SCENARIO).expect("scenario file");
+
+    let mut harness = Command::new(env!("CARGO_BIN_EXE_clawchaos"))
+        .args(["run"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(tmp.join("report"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn clawchaos");
+    let stderr = harness.stderr.take().expect("stderr");
+    let mut pids = Vec::new();
+    let mut folder = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        if let Some(path) = line.trim().strip_prefix("run folder ") {
+            folder = Some(PathBuf::from(path));
+        }
+        if let Some(rest) = line.split("(pid ").nth(1) {
+            pids.push(
+                rest.split(')')
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .expect("pid"),
+            );
+        }
+        if line.contains("fault pause injected") {
+            break;
+        }
+    }
+    let folder = folder.expect("the harness printed its run folder");
+    assert_eq!(pids.len(), 2, "both services started");
+    assert!(folder.exists());
+
+    harness.kill().expect("SIGKILL the harness");
+    harness.wait().expect("reap the harness");
+
+    assert!(
+        eventually(Duration::from_secs(10), || pids.iter().all(|p| !alive(*p))),
+        "children outlived a SIGKILLed harness: {pids:?}"
+    );
+    // The folder is still there: nobody cleaned up. The next run's sweep removes it and any
+    // process that still carries the dead run's id (the nested service's grandchild).
+    assert!(folder.exists());
+    sweep_dead_runs(&tmp.join("clawchaos"));
+    assert!(
+        !folder.exists(),
+        "the sweep did not remove {}",
+        folder.display()
+    );
+    let run_id = run_id_of(&folder);
+    assert!(
+        eventually(Duration::from_secs(10), || processes_with_run_id(&run_id)
+            .is_empty()),
+        "processes of the dead run remain"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -1,0 +1,304 @@
+//! Scenario validation: every bad input is reported with its file, line and column, and what
+//! was expected; a valid file parses into the plain types.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clawchaos::scenario::{Diagnostic, ExpectKind, FaultAction, LinkFault, Stream, parse_str};
+
+const VALID: &str = r#"
+name = "ok"
+
+[services.llm]
+kind = "mock_llm"
+
+[links.llm]
+to = "llm"
+
+[probes.fast]
+kind = "http"
+link = "llm"
+path = "/v1/models"
+status = 200
+
+[steady_state]
+probes = ["fast"]
+
+[[faults]]
+name = "slow"
+kind = "latency"
+link = "llm"
+latency = "250ms"
+at = "1s"
+duration = "2s"
+
+[[expect]]
+kind = "detect"
+fault = "slow"
+probe = "fast"
+within = "3s"
+"#;
+
+fn problems(text: &str) -> Vec<Diagnostic> {
+    match parse_str(Path::new("bad.toml"), text) {
+        Ok(_) => panic!("expected the scenario to be rejected"),
+        Err(e) => e.diagnostics().to_vec(),
+    }
+}
+
+/// The one problem in `text`, checked for position and message.
+fn one_problem(text: &str, line: usize, column: usize, needle: &str) {
+    let found = problems(text);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one problem, got: {found:#?}"
+    );
+    let d = &found[0];
+    assert_eq!((d.line, d.column), (line, column), "position of: {d}");
+    assert!(
+        d.message.contains(needle),
+        "message {:?} lacks {needle:?}",
+        d.message
+    );
+    assert_eq!(d.file, Path::new("bad.toml"));
+}
+
+#[test]
+fn a_valid_scenario_parses_into_plain_types() {
+    let s = parse_str(Path::new("ok.toml"), VALID).expect("valid");
+    assert_eq!(s.name, "ok");
+    assert_eq!(s.faults.len(), 1);
+    let f = &s.faults[0];
+    assert_eq!(f.start.at, Duration::from_secs(1));
+    assert_eq!(f.duration, Some(Duration::from_secs(2)));
+    assert_eq!(
+        f.action,
+        FaultAction::Link {
+            link: "llm".into(),
+            stream: Stream::Downstream,
+            toxicity: 1.0,
+            fault: LinkFault::Latency {
+                latency: Duration::from_millis(250),
+                jitter: Duration::ZERO,
+            },
+        }
+    );
+    assert_eq!(
+        s.expectations[0].kind,
+        ExpectKind::Detect {
+            fault: "slow".into(),
+            within: Duration::from_secs(3),
+        }
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let text = VALID.replace("name = \"ok\"", "name = \"ok\"\nfaultz = 1");
+    one_problem(&text, 3, 1, "unknown key `faultz`");
+}
+
+#[test]
+fn unknown_key_in_a_fault_names_the_allowed_keys() {
+    let text = VALID.replace("latency = \"250ms\"", "latency = \"250ms\"\nlatncy = 3");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("latncy"))
+        .expect("line")
+        + 1;
+    one_problem(
+        &text,
+        line,
+        1,
+        "expected one of: name, kind, at, after, duration, link, stream, toxicity, latency, jitter",
+    );
+}
+
+#[test]
+fn bad_duration() {
+    let text = VALID.replace("latency = \"250ms\"", "latency = \"quarter second\"");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("latency"))
+        .expect("line")
+        + 1;
+    one_problem(&text, line, 11, "must be a duration like \"250ms\"");
+}
+
+#[test]
+fn duration_given_as_a_number() {
+    let text = VALID.replace("within = \"3s\"", "within = 3");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("within"))
+        .expect("line")
+        + 1;
+    one_problem(&text, line, 10, "found integer 3");
+}
+
+#[test]
+fn unknown_fault_kind() {
+    let text = VALID.replace("kind = \"latency\"", "kind = \"latenzy\"");
+    let line = text
+        .lines()
+        .position(|l| l == "kind = \"latenzy\"")
+        .expect("line")
+        + 1;
+    one_problem(
+        &text,
+        line,
+        8,
+        "unknown fault kind \"latenzy\"; expected one of: latency,",
+    );
+}
+
+#[test]
+fn reference_to_a_service_that_does_not_exist() {
+    let text = VALID.replace("to = \"llm\"", "to = \"lml\"");
+    one_problem(
+        &text,
+        8,
+        6,
+        "no service named \"lml\"; services in this scenario: llm",
+    );
+}
+
+#[test]
+fn reference_to_a_probe_that_does_not_exist() {
+    let text = VALID.replace("probe = \"fast\"", "probe = \"quick\"");
+    let line = text
+        .lines()
+        .position(|l| l == "probe = \"quick\"")
+        .expect("line")
+        + 1;
+    one_problem(
+        &text,
+        line,
+        9,
+        "no probe named \"quick\"; probes in this scenario: fast",
+    );
+}
+
+#[test]
+fn reference_to_a_fault_that_does_not_exist() {
+    let text = VALID.replace("fault = \"slow\"", "fault = \"slower\"");
+    let line = text
+        .lines()
+        .position(|l| l == "fault = \"slower\"")
+        .expect("line")
+        + 1;
+    one_problem(
+        &text,
+        line,
+        9,
+        "no fault named \"slower\"; faults in this scenario: slow",
+    );
+}
+
+#[test]
+fn link_fault_on_a_link_that_does_not_exist() {
+    let text = VALID.replace("link = \"llm\"\nlatency", "link = \"gateway\"\nlatency");
+    let line = text
+        .lines()
+        .position(|l| l == "link = \"gateway\"")
+        .expect("line")
+        + 1;
+    one_problem(&text, line, 8, "no link named \"gateway\"");
+}
+
+#[test]
+fn missing_required_key() {
+    let text = VALID.replace("within = \"3s\"\n", "");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("missing `within`"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn broken_toml_syntax_has_a_position() {
+    let text = VALID.replace("[links.llm]", "[links.llm");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].line, 7, "{}", found[0]);
+    assert!(
+        found[0].message.starts_with("not valid TOML"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let text = VALID
+        .replace("to = \"llm\"", "to = \"nope\"")
+        .replace("within = \"3s\"", "within = \"soon\"")
+        .replace("kind = \"http\"", "kind = \"http\"\ncolour = \"red\"");
+    let found = problems(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let lines: Vec<usize> = found.iter().map(|d| d.line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted);
+}
+
+#[test]
+fn a_diagnostic_prints_file_line_column_and_a_caret() {
+    let text = VALID.replace("to = \"llm\"", "to = \"lml\"");
+    let shown = problems(&text)[0].to_string();
+    assert!(
+        shown.starts_with("bad.toml:8:6: no service named"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("    | to = \"lml\"\n    |      ^"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn duplicate_fault_names() {
+    let extra = "\n[[faults]]\nname = \"slow\"\nkind = \"link_down\"\nlink = \"llm\"\n";
+    let text = format!("{VALID}{extra}");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("used twice (first at line 20, column 8"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn llm_fault_needs_a_mock_llm_and_a_known_status() {
+    let extra =
+        "\n[[faults]]\nname = \"teapot\"\nkind = \"llm_error\"\nservice = \"llm\"\nstatus = 418\n";
+    let text = format!("{VALID}{extra}");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("`status` 418 is not one the mock LLM knows"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files = clawchaos::scenario::discover(&[root]).expect("scenarios folder");
+    assert!(!files.is_empty());
+    for file in files {
+        if let Err(e) = clawchaos::scenario::load(&file) {
+            panic!("{e}");
+        }
+    }
+}
