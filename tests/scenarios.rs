@@ -1,0 +1,82 @@
+//! The scenario suite: every scenario file under `scenarios/` is its own named test, run once
+//! with its faults and once as a control run (faults off, every detect expectation must fail).
+//!
+//! `cargo test --features chaos` runs them all; `cargo test --features chaos -- llm` only those
+//! whose name contains "llm". Set `CLAWCHAOS_SCENARIOS` to a folder or file to run others.
+
+use std::path::PathBuf;
+
+use clawchaos::observer::Silent;
+use clawchaos::report::{self, summary_table};
+use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome};
+use clawchaos::scenario::{self, Scenario};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let root = std::env::var_os("CLAWCHAOS_SCENARIOS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios"));
+    let files = match scenario::discover(std::slice::from_ref(&root)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cannot list scenarios under {}: {e}", root.display());
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let trials = files
+        .into_iter()
+        .map(|file| {
+            let name = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .with_extension("")
+                .display()
+                .to_string();
+            Trial::test(name, move || run_file(&file))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn run_file(file: &std::path::Path) -> Result<(), Failed> {
+    let scenario = scenario::load(file).map_err(|e| Failed::from(e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failed::from(e.to_string()))?;
+    let outcomes = runtime.block_on(async {
+        let runner = Runner::default();
+        let mut outcomes = Vec::new();
+        for control in [false, true] {
+            let options = RunOptions {
+                control,
+                keep_run_dir: false,
+            };
+            outcomes.push(runner.run(&scenario, &options, &Silent).await);
+        }
+        outcomes
+    });
+    write_report(&scenario, &outcomes);
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .flat_map(ScenarioOutcome::failures)
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}\n{}", summary_table(&outcomes), failures.join("\n")).into())
+    }
+}
+
+/// Keeps each scenario's JSON and JUnit report under `target/clawchaos/tests/<name>/`.
+fn write_report(scenario: &Scenario, outcomes: &[ScenarioOutcome]) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target
+        .join("clawchaos")
+        .join("tests")
+        .join(scenario.name.replace('/', "__"));
+    if let Err(e) = report::write_reports(outcomes, &dir) {
+        eprintln!("cannot write the report for {}: {e}", scenario.name);
+    }
+}
