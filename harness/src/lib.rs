@@ -73,6 +73,7 @@
 pub mod backend;
 pub mod clients;
 pub mod observer;
+pub mod openclaw;
 pub mod probe;
 pub mod report;
 pub mod runner;

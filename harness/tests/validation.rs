@@ -89,6 +89,7 @@ fn a_valid_scenario_parses_into_plain_types() {
         ExpectKind::Detect {
             fault: "slow".into(),
             within: Duration::from_secs(3),
+            not_before: None,
         }
     );
 }
@@ -301,4 +302,94 @@ fn every_shipped_scenario_is_valid() {
             panic!("{e}");
         }
     }
+}
+
+const GATEWAY: &str = r#"
+[services.llm]
+kind = "mock_llm"
+
+[services.web]
+kind = "process"
+command = ["true"]
+
+[services.gateway]
+kind = "openclaw"
+provider = { service = "llm" }
+"#;
+
+#[test]
+fn an_openclaw_service_parses_with_its_settings() {
+    let text = format!(
+        "{GATEWAY}fallbacks = [\"mock-fallback\"]\ntimeout_seconds = 10\nport_from = \"env\"\nconfig = {{ gateway = {{ bind = \"lan\" }} }}\n"
+    );
+    let s = parse_str(Path::new("gw.toml"), &text).expect("valid");
+    let clawchaos::scenario::ServiceKind::OpenClaw(oc) = &s.services["gateway"].kind else {
+        panic!("not an openclaw service");
+    };
+    assert_eq!(oc.fallbacks, ["mock-fallback"]);
+    assert_eq!(oc.timeout_seconds, Some(10));
+    assert_eq!(oc.port_from, clawchaos::scenario::PortSource::Env);
+    assert_eq!(oc.config["gateway"]["bind"], "lan");
+}
+
+#[test]
+fn a_gateway_provider_must_be_a_mock_llm() {
+    let text = GATEWAY.replace(
+        "provider = { service = \"llm\" }",
+        "provider = { service = \"web\" }",
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("must be a mock_llm service"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn privileged_port_needs_an_unprivileged_user() {
+    let text = format!(
+        "{GATEWAY}\n[[faults]]\nname = \"low\"\nkind = \"privileged_port\"\nservice = \"gateway\"\n"
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("needs an openclaw service with a `user`"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn before_start_faults_take_no_start_time() {
+    let text = format!(
+        "{GATEWAY}\n[[faults]]\nname = \"taken\"\nkind = \"squat_port\"\nservice = \"gateway\"\nat = \"1s\"\n"
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("before the topology starts"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn a_log_pattern_with_placeholders_is_checked_for_syntax() {
+    let ok = format!(
+        "{GATEWAY}\n[probes.p]\nkind = \"log\"\nservice = \"gateway\"\nregex = 'Port {{port:gateway}} is in use'\n"
+    );
+    parse_str(Path::new("ok.toml"), &ok).expect("placeholders are fine");
+    let bad = format!(
+        "{GATEWAY}\n[probes.p]\nkind = \"log\"\nservice = \"gateway\"\nregex = 'Port ({{port:gateway}}'\n"
+    );
+    let found = problems(&bad);
+    assert!(
+        found[0].message.contains("does not compile"),
+        "{}",
+        found[0]
+    );
 }

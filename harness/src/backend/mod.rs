@@ -75,6 +75,17 @@ pub struct ExitInfo {
     pub at: Instant,
 }
 
+impl ExitInfo {
+    /// "code 1", "signal 9".
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("code {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            _ => "unknown status".to_string(),
+        }
+    }
+}
+
 /// Where a service's exit is recorded when it happens.
 pub type ExitWatch = std::sync::Arc<std::sync::Mutex<Option<ExitInfo>>>;
 
@@ -98,6 +109,24 @@ pub struct StartContext {
     pub run_dir: PathBuf,
     /// The run's id, set as `CLAWCHAOS_RUN_ID` in every child's environment.
     pub run_id: String,
+    /// Listen addresses of the links created so far, by link name.
+    pub links: std::collections::BTreeMap<String, SocketAddr>,
+    /// Addresses of the services started so far, by name.
+    pub services: std::collections::BTreeMap<String, SocketAddr>,
+    /// Ports decided before a service starts (a squatted port), by service name.
+    pub fixed_ports: std::collections::BTreeMap<String, u16>,
+    /// Ports a service's config file must name when it differs from the listen port.
+    pub fixed_config_ports: std::collections::BTreeMap<String, u16>,
+}
+
+/// How to run a service's own command-line tool against it (e.g. `openclaw models status`):
+/// the program and the environment that points it at this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliCommand {
+    /// Program and leading arguments.
+    pub command: Vec<String>,
+    /// Environment (on top of the harness's own).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running service.
@@ -115,6 +144,10 @@ pub trait Service: Send + Sync {
     /// How it ended, once it has.
     fn exit(&self) -> Option<ExitInfo> {
         self.exit_watch().lock().ok().and_then(|e| *e)
+    }
+    /// Its command-line tool, if it has one.
+    fn cli(&self) -> Option<CliCommand> {
+        None
     }
     /// Delivers a signal to the service (its whole process group).
     fn signal(&self, signal: Signal) -> Result<(), BackendError>;

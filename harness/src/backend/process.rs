@@ -16,7 +16,8 @@ use tokio::process::Command;
 
 use super::rundir::RUN_ID_ENV;
 use super::{
-    Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, LogBuffer, Service, Signal, StartContext,
+    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, LogBuffer, Service, Signal,
+    StartContext,
 };
 use crate::scenario::{ServiceKind, ServiceSpec};
 
@@ -46,7 +47,10 @@ impl Backend for ProcessBackend {
                 ServiceKind::Process { command, env, .. } => {
                     let service_dir = context.run_dir.join(&spec.name);
                     std::fs::create_dir_all(&service_dir)?;
-                    let port = free_port()?;
+                    let port = match context.fixed_ports.get(&spec.name) {
+                        Some(p) => *p,
+                        None => free_port()?,
+                    };
                     let launch = Launch {
                         service: spec.name.clone(),
                         command: substitute_all(command, port, &context.run_dir, &service_dir),
@@ -61,13 +65,80 @@ impl Backend for ProcessBackend {
                             .collect(),
                         run_id: context.run_id.clone(),
                         dir: service_dir,
+                        user: None,
                     };
-                    let service = ProcessService::spawn(launch, port)?;
+                    let service = ProcessService::spawn(launch, port, None)?;
+                    Ok(Box::new(service) as Box<dyn Service>)
+                }
+                ServiceKind::OpenClaw(oc) => {
+                    let gateway = crate::openclaw::prepare(&spec.name, oc, context)?;
+                    let service =
+                        ProcessService::spawn(gateway.launch, gateway.port, Some(gateway.cli))?;
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
             }
         })
     }
+}
+
+/// Starts a process that holds `port` on one loopback family (a port squatter), and waits
+/// until it does. Its pid is what the squatted service should name as the holder.
+pub(crate) async fn squat(
+    port: u16,
+    family: crate::scenario::Family,
+    context: &StartContext,
+) -> Result<ProcessService, BackendError> {
+    let (af, host) = match family {
+        crate::scenario::Family::Ipv4 => ("AF_INET", "127.0.0.1"),
+        crate::scenario::Family::Ipv6 => ("AF_INET6", "::1"),
+    };
+    let script = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.{af}, socket.SOCK_STREAM)\n\
+         if socket.{af} == socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n\
+         s.bind(('{host}', {port}))\n\
+         s.listen(16)\n\
+         print('squatting {host} port {port}', flush=True)\n\
+         time.sleep(86400)\n"
+    );
+    let dir = context.run_dir.join(format!("squatter-{port}"));
+    std::fs::create_dir_all(&dir)?;
+    let launch = Launch {
+        service: format!("squatter of port {port}"),
+        command: vec!["python3".to_string(), "-c".to_string(), script],
+        env: Vec::new(),
+        run_id: context.run_id.clone(),
+        dir,
+        user: None,
+    };
+    let squatter = ProcessService::spawn(launch, port, None)?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while squatter.logs.is_empty() {
+        if squatter.exited() || Instant::now() >= deadline {
+            return Err(BackendError::Embedded {
+                service: squatter.launch.service.clone(),
+                message: format!(
+                    "the squatter did not take the port: {}",
+                    squatter.logs.tail(5).join(" | ")
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(squatter)
+}
+
+/// A port free on both 127.0.0.1 and ::1 (so that squatting one family is the only conflict).
+pub fn free_port_both_families() -> std::io::Result<u16> {
+    for _ in 0..50 {
+        let port = free_port()?;
+        if TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(
+        "no port free on both 127.0.0.1 and ::1",
+    ))
 }
 
 /// Picks a free loopback port by binding port 0.
@@ -101,17 +172,25 @@ fn substitute_all(
 
 /// Everything needed to (re)start a process.
 #[derive(Debug, Clone)]
-struct Launch {
-    service: String,
-    command: Vec<String>,
-    env: Vec<(String, String)>,
-    run_id: String,
-    dir: PathBuf,
+pub(crate) struct Launch {
+    /// The service's name.
+    pub service: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Environment on top of the harness's own.
+    pub env: Vec<(String, String)>,
+    /// The run id (`CLAWCHAOS_RUN_ID`).
+    pub run_id: String,
+    /// Working directory: the service's folder.
+    pub dir: PathBuf,
+    /// Run as this user and group instead of the harness's.
+    pub user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
 }
 
 /// A service running as a local process group.
 pub struct ProcessService {
     launch: Launch,
+    cli: Option<CliCommand>,
     addr: SocketAddr,
     logs: LogBuffer,
     pid: u32,
@@ -120,12 +199,13 @@ pub struct ProcessService {
 }
 
 impl ProcessService {
-    fn spawn(launch: Launch, port: u16) -> Result<Self, BackendError> {
+    fn spawn(launch: Launch, port: u16, cli: Option<CliCommand>) -> Result<Self, BackendError> {
         let logs = LogBuffer::new();
         let exit = ExitWatch::default();
         let pid = spawn_group(&launch, &logs, &exit)?;
         Ok(Self {
             launch,
+            cli,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             logs,
             pid,
@@ -165,10 +245,17 @@ fn spawn_group(launch: &Launch, logs: &LogBuffer, exit: &ExitWatch) -> Result<u3
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
-    // async-signal-safe.
+    let user = launch.user;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
+    // setgroups(2), setgid(2) and setuid(2), which are async-signal-safe.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            if let Some((uid, gid)) = user {
+                nix::unistd::setgroups(&[gid]).map_err(std::io::Error::from)?;
+                nix::unistd::setgid(gid).map_err(std::io::Error::from)?;
+                nix::unistd::setuid(uid).map_err(std::io::Error::from)?;
+            }
+            // After setuid: changing credentials clears the parent-death signal.
             nix::sys::prctl::set_pdeathsig(signal::Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }
@@ -227,11 +314,31 @@ async fn capture(stream: impl AsyncRead + Unpin, logs: LogBuffer, file: PathBuf)
         .ok();
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        let line = strip_ansi(&line);
         if let Some(f) = out.as_mut() {
             let _ = f.write_all(format!("{line}\n").as_bytes()).await;
         }
         logs.push(line);
     }
+}
+
+/// Removes ANSI escape sequences (colours), so log probes match the text a person reads.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Service for ProcessService {
@@ -253,6 +360,10 @@ impl Service for ProcessService {
 
     fn exit_watch(&self) -> ExitWatch {
         self.exit.clone()
+    }
+
+    fn cli(&self) -> Option<CliCommand> {
+        self.cli.clone()
     }
 
     fn signal(&self, sig: Signal) -> Result<(), BackendError> {
@@ -382,5 +493,19 @@ impl Service for EmbeddedMockLlm {
                 server.shutdown().await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_ansi;
+
+    #[test]
+    fn colours_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[90m2026\u{1b}[39m [gateway] ready"),
+            "2026 [gateway] ready"
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
     }
 }

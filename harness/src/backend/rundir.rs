@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 /// The environment variable naming the run a child belongs to.
 pub const RUN_ID_ENV: &str = "CLAWCHAOS_RUN_ID";
 const OWNER_FILE: &str = "owner.pid";
+const KEEP_FILE: &str = "keep";
 
 /// A run's private folder; removed on drop.
 #[derive(Debug)]
@@ -67,9 +68,10 @@ impl RunDir {
         &self.id
     }
 
-    /// Keeps the folder after the run (for debugging with `--keep`).
+    /// Keeps the folder after the run (for debugging with `--keep`); later sweeps leave it.
     pub fn keep(&mut self) {
         self.keep = true;
+        let _ = std::fs::write(self.path.join(KEEP_FILE), "kept with --keep\n");
     }
 }
 
@@ -111,6 +113,9 @@ pub fn sweep_dead_runs(root: &Path) {
         let killed = kill_processes_of_run(&id);
         if killed > 0 {
             tracing::warn!(run = %id, processes = killed, "killed processes left by a dead run");
+        }
+        if path.join(KEEP_FILE).exists() {
+            continue;
         }
         match std::fs::remove_dir_all(&path) {
             Ok(()) => tracing::info!(run = %id, "removed the folder of a dead run"),

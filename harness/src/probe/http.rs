@@ -19,6 +19,7 @@ pub(super) async fn evaluate(
 ) -> (bool, String) {
     let ProbeKind::Http {
         target,
+        family,
         method,
         path,
         body,
@@ -29,7 +30,7 @@ pub(super) async fn evaluate(
     else {
         return (false, "not an http probe".to_string());
     };
-    let addr = match context.target_addr(target) {
+    let addr = match context.target_addr(target, *family) {
         Ok(a) => a,
         Err(e) => return (false, e),
     };

@@ -45,6 +45,12 @@ fn judge(
                 .as_ref()
                 .is_none_or(|m| e.model.as_ref() == Some(m))
         })
+        .filter(|e| {
+            check
+                .outcome
+                .as_ref()
+                .is_none_or(|o| e.outcome.starts_with(o.as_str()))
+        })
         .filter(|e| since_unix_ms.is_none_or(|t| e.unix_ms >= t))
         .collect();
     let n = chosen.len();
@@ -154,5 +160,15 @@ mod tests {
         assert!(judge(&active, &entries, None, 3000).0);
         assert!(!judge(&active, &entries, None, 3300).0);
         assert!(!judge(&active, &[], None, 3300).0, "nothing ever arrived");
+        let mut limited = entries.clone();
+        limited[1].outcome = "error:429".into();
+        let only_429 = JournalCheck {
+            outcome: Some("error:429".into()),
+            max_requests: Some(1),
+            min_requests: Some(1),
+            ..chat()
+        };
+        assert!(judge(&only_429, &limited, None, 3000).0);
+        assert!(!judge(&only_429, &entries, None, 3000).0, "no 429 at all");
     }
 }

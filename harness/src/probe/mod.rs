@@ -5,18 +5,20 @@
 //! the time it started and finished, so the runner can tell an evaluation that began after a
 //! fault from one that was already in flight.
 
+mod cli;
 mod http;
 mod journal;
 pub mod poller;
+pub mod vars;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::{ExitInfo, ExitWatch, LogBuffer};
+use crate::backend::{CliCommand, ExitInfo, ExitWatch, LogBuffer};
 use crate::clients::mock_llm::MockLlmClient;
-use crate::scenario::{ProbeKind, ProbeSpec, Target};
+use crate::scenario::{Family, ProbeKind, ProbeSpec, Target};
 
 /// One evaluation of a probe.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,24 +42,47 @@ pub struct ServiceView {
     pub logs: LogBuffer,
     /// How it ended, once it has.
     pub exit: ExitWatch,
+    /// Its command-line tool, if it has one.
+    pub cli: Option<CliCommand>,
+}
+
+/// The running services as probes see them, shared by every poller.
+#[derive(Clone, Default)]
+pub struct Services(Arc<std::sync::RwLock<BTreeMap<String, ServiceView>>>);
+
+impl Services {
+    /// The view of `name`, if it runs.
+    pub fn get(&self, name: &str) -> Option<ServiceView> {
+        self.0.read().ok().and_then(|m| m.get(name).cloned())
+    }
+
+    /// Adds or replaces the view of `name`.
+    pub fn insert(&self, name: String, view: ServiceView) {
+        if let Ok(mut m) = self.0.write() {
+            m.insert(name, view);
+        }
+    }
 }
 
 /// Everything probes need to reach the topology.
 #[derive(Clone, Default)]
 pub struct ProbeContext {
-    /// Services by name.
-    pub services: BTreeMap<String, ServiceView>,
+    /// Services by name (shared, so a service started again elsewhere is seen by every
+    /// poller).
+    pub services: Services,
     /// Link (proxy) listen addresses by name.
     pub links: BTreeMap<String, SocketAddr>,
     /// Mock LLM control clients by service name.
     pub mock_llms: BTreeMap<String, MockLlmClient>,
+    /// Values patterns can refer to (ports, pids).
+    pub vars: vars::Vars,
     /// Wall-clock (unix ms) of the latest injection or heal, for `since_last_event`.
     pub last_event_unix_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ProbeContext {
-    fn target_addr(&self, target: &Target) -> Result<SocketAddr, String> {
-        match target {
+    fn target_addr(&self, target: &Target, family: Family) -> Result<SocketAddr, String> {
+        let addr = match target {
             Target::Service(name) => self
                 .services
                 .get(name)
@@ -68,7 +93,11 @@ impl ProbeContext {
                 .get(name)
                 .copied()
                 .ok_or_else(|| format!("link {name} has no proxy")),
-        }
+        }?;
+        Ok(match family {
+            Family::Ipv4 => addr,
+            Family::Ipv6 => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        })
     }
 }
 
@@ -83,18 +112,27 @@ pub async fn evaluate(
         ProbeKind::Http { .. } => http::evaluate(&probe.kind, context, http).await,
         ProbeKind::Tcp {
             target,
+            family,
             timeout,
             connects,
-        } => tcp(context, target, *timeout, *connects).await,
+        } => tcp(context, target, *family, *timeout, *connects).await,
         ProbeKind::Log {
             service,
             regex,
             min_count,
+            max_count,
         } => match context.services.get(service) {
             Some(s) => {
-                let n = s.logs.count_matching(regex);
+                let pattern = context.vars.expand(regex);
+                let regex = match regex::Regex::new(&pattern) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return observation(started, false, format!("pattern /{pattern}/: {e}"));
+                    }
+                };
+                let n = s.logs.count_matching(&regex);
                 (
-                    n >= *min_count,
+                    n >= *min_count && max_count.is_none_or(|max| n <= max),
                     format!("{n} line(s) of {service} match /{regex}/"),
                 )
             }
@@ -114,7 +152,15 @@ pub async fn evaluate(
             Some(client) => journal::evaluate(client, check, context).await,
             None => (false, format!("{service} is not a running mock LLM")),
         },
+        ProbeKind::Cli { service, .. } => match context.services.get(service).and_then(|s| s.cli) {
+            Some(cli) => cli::evaluate(&probe.kind, &cli).await,
+            None => (false, format!("{service} has no command-line tool")),
+        },
     };
+    observation(started, holds, detail)
+}
+
+fn observation(started: Instant, holds: bool, detail: String) -> Observation {
     Observation {
         started,
         finished: Instant::now(),
@@ -134,10 +180,11 @@ fn describe_exit(exit: &ExitInfo) -> String {
 async fn tcp(
     context: &ProbeContext,
     target: &Target,
+    family: Family,
     timeout: Duration,
     connects: bool,
 ) -> (bool, String) {
-    let addr = match context.target_addr(target) {
+    let addr = match context.target_addr(target, family) {
         Ok(a) => a,
         Err(e) => return (!connects, e),
     };

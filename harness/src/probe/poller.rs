@@ -58,8 +58,10 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Starts polling `probe` every `interval` (after each evaluation completes).
+    /// Starts polling `probe` every `interval` (after each evaluation completes), or at the
+    /// probe's own interval if it has one.
     pub fn start(probe: ProbeSpec, context: ProbeContext, interval: Duration) -> Self {
+        let interval = probe.interval.unwrap_or(interval);
         let history = History::default();
         let sink = history.clone();
         let http = reqwest::Client::builder()

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::topology::Topology;
-use crate::backend::Signal;
+use crate::backend::{Backend, Service, Signal};
 use crate::clients::toxiproxy::Toxic;
-use crate::scenario::{FaultAction, FaultSpec, LinkFault, LlmFault, ProcessFault};
+use crate::scenario::{FaultAction, FaultSpec, LinkFault, LlmFault, ProcessFault, Scenario};
 
 /// A fault that could not be injected or healed.
 #[derive(Debug, thiserror::Error)]
@@ -175,13 +175,24 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
                 .signal(signal)
                 .map_err(|e| failed(fault, "inject", e))
         }
+        // In place before the topology started (see `Topology::start`).
+        FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. } => Ok(()),
     }
 }
 
 /// Heals `fault`: removes the toxic, re-enables the link, resets the mock, or resumes or
 /// restarts the process.
-pub async fn heal(fault: &FaultSpec, topology: &mut Topology) -> Result<(), FaultError> {
+pub async fn heal(
+    fault: &FaultSpec,
+    topology: &mut Topology,
+    scenario: &Scenario,
+    backend: &dyn Backend,
+) -> Result<(), FaultError> {
     match &fault.action {
+        FaultAction::PrivilegedPort { service } => topology
+            .restart_on_new_port(scenario, backend, service)
+            .await
+            .map_err(|e| failed(fault, "heal", e)),
         FaultAction::Link {
             link, fault: kind, ..
         } => {
@@ -218,6 +229,29 @@ pub async fn heal(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Faul
                     .map_err(|e| failed(fault, "heal", e)),
                 ProcessFault::Kill => target.restart().await.map_err(|e| failed(fault, "heal", e)),
             }
+            .map(|()| topology.publish_vars(service))
+        }
+        FaultAction::SquatPort {
+            service,
+            config_port,
+            ..
+        } => {
+            if let Some(mut squatter) = topology.squatters.remove(&fault.name) {
+                squatter.stop().await;
+            }
+            if *config_port {
+                return Ok(());
+            }
+            let target = topology
+                .services
+                .get_mut(service)
+                .ok_or_else(|| failed(fault, "heal", format!("no service {service}")))?;
+            target
+                .restart()
+                .await
+                .map_err(|e| failed(fault, "heal", e))?;
+            topology.publish_vars(service);
+            Ok(())
         }
     }
 }

@@ -75,12 +75,17 @@ impl Runner {
             control_defects: Vec::new(),
         };
 
-        let start = Topology::start(scenario, self.backend.as_ref(), |mut event| {
-            if let RunEvent::ServiceReady { after, .. } = &mut event {
-                *after = started.elapsed();
-            }
-            observer.event(&scenario.name, &event);
-        });
+        let start = Topology::start(
+            scenario,
+            self.backend.as_ref(),
+            !options.control,
+            |mut event| {
+                if let RunEvent::ServiceReady { after, .. } = &mut event {
+                    *after = started.elapsed();
+                }
+                observer.event(&scenario.name, &event);
+            },
+        );
         let mut topology = match tokio::time::timeout_at(deadline.into(), start).await {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {
@@ -101,7 +106,13 @@ impl Runner {
             topology.run_dir.keep();
         }
 
-        let mut timeline = Timeline::new(scenario, options.control, &topology, started);
+        let mut timeline = Timeline::new(
+            scenario,
+            self.backend.as_ref(),
+            options.control,
+            &topology,
+            started,
+        );
         let result =
             tokio::time::timeout_at(deadline.into(), timeline.run(&mut topology, observer)).await;
         if result.is_err() {

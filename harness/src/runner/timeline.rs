@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::faults::{self, FaultError};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
 use super::topology::Topology;
+use crate::backend::Backend;
 use crate::observer::{Observer, RunEvent};
 use crate::probe::poller::{History, Poller};
 use crate::probe::{Observation, ms};
@@ -31,6 +32,7 @@ struct ExpectState<'s> {
 /// The state of a run's timeline; it survives a timeout so partial results can be reported.
 pub(super) struct Timeline<'s> {
     scenario: &'s Scenario,
+    backend: &'s dyn Backend,
     control: bool,
     run_started: Instant,
     pollers: BTreeMap<String, Poller>,
@@ -43,6 +45,7 @@ pub(super) struct Timeline<'s> {
 impl<'s> Timeline<'s> {
     pub(super) fn new(
         scenario: &'s Scenario,
+        backend: &'s dyn Backend,
         control: bool,
         topology: &Topology,
         run_started: Instant,
@@ -63,6 +66,7 @@ impl<'s> Timeline<'s> {
             .collect();
         Self {
             scenario,
+            backend,
             control,
             run_started,
             pollers,
@@ -72,7 +76,15 @@ impl<'s> Timeline<'s> {
                 .iter()
                 .map(|spec| FaultState {
                     spec,
-                    injected: None,
+                    // Before-start faults were put in place (or, in a control run, would have
+                    // been) as the topology started.
+                    injected: spec.action.before_start().then(|| {
+                        topology
+                            .injected_before_start
+                            .get(&spec.name)
+                            .copied()
+                            .unwrap_or(run_started)
+                    }),
                     healed: None,
                 })
                 .collect(),
@@ -217,12 +229,14 @@ impl<'s> Timeline<'s> {
                         .map(|o| o.finished),
                 };
                 if gate.is_some_and(|g| now >= g + f.spec.start.at) {
+                    // The mark comes first: whatever reaches a service from here on may
+                    // already meet the fault.
+                    mark_event(topology);
                     if !self.control {
                         faults::inject(f.spec, topology).await?;
                     }
                     let at = Instant::now();
                     self.faults[i].injected = Some(at);
-                    mark_event(topology);
                     observer.event(
                         &self.scenario.name,
                         &RunEvent::FaultInjected {
@@ -250,11 +264,11 @@ impl<'s> Timeline<'s> {
         if self.faults[i].injected.is_none() {
             return Ok(());
         }
+        mark_event(topology);
         if !self.control {
-            faults::heal(self.faults[i].spec, topology).await?;
+            faults::heal(self.faults[i].spec, topology, self.scenario, self.backend).await?;
         }
         self.faults[i].healed = Some(Instant::now());
-        mark_event(topology);
         observer.event(
             &self.scenario.name,
             &RunEvent::FaultHealed {
@@ -274,10 +288,16 @@ impl<'s> Timeline<'s> {
             if e.verdict.is_some() {
                 continue;
             }
-            let (from, within) = match &e.spec.kind {
-                ExpectKind::Detect { fault, within } => {
-                    (self.fault(fault).and_then(|f| f.injected), *within)
-                }
+            let (from, within, not_before) = match &e.spec.kind {
+                ExpectKind::Detect {
+                    fault,
+                    within,
+                    not_before,
+                } => (
+                    self.fault(fault).and_then(|f| f.injected),
+                    *within,
+                    not_before.unwrap_or(Duration::ZERO),
+                ),
                 ExpectKind::Recover { fault, within } => {
                     if self.control {
                         self.expectations[i].verdict = Some(Verdict::Skipped);
@@ -285,16 +305,33 @@ impl<'s> Timeline<'s> {
                             "not judged in a control run (nothing to recover from)".into();
                         continue;
                     }
-                    (self.fault(fault).and_then(|f| f.healed), *within)
+                    (
+                        self.fault(fault).and_then(|f| f.healed),
+                        *within,
+                        Duration::ZERO,
+                    )
                 }
                 ExpectKind::Invariant => continue,
             };
             let Some(from) = from else { continue };
             let deadline = from + within;
             let history = self.history(&e.spec.probe);
-            let decided = if let Some(hit) =
-                history.first_after(from, |o| o.holds && o.finished <= deadline)
+            let first_hit = history.first_after(from, |o| o.holds && o.finished <= deadline);
+            let decided = if let Some(hit) = first_hit
+                .as_ref()
+                .filter(|h| h.finished < from + not_before)
             {
+                Some((
+                    Verdict::Failed,
+                    Some(hit.finished - from),
+                    format!(
+                        "held too early, {} after the fault (not before {}): {}",
+                        ms(hit.finished - from),
+                        ms(not_before),
+                        hit.detail
+                    ),
+                ))
+            } else if let Some(hit) = first_hit {
                 Some((Verdict::Passed, Some(hit.finished - from), hit.detail))
             } else if history.first_after(deadline, |_| true).is_some()
                 || now > deadline + self.probe_timeout(&e.spec.probe) + Duration::from_secs(1)

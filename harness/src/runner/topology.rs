@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::backend::BackendError;
+use crate::backend::process::{ProcessService, free_port_both_families, squat};
 use crate::backend::{Backend, RunDir, Service, StartContext};
 use crate::clients::mock_llm::MockLlmClient;
 use crate::clients::toxiproxy::ToxiproxyClient;
 use crate::observer::RunEvent;
 use crate::probe::{ProbeContext, ServiceView};
-use crate::scenario::{Scenario, ServiceKind};
+use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceKind, ServiceSpec, Target};
 
 /// Why the topology could not be brought up.
 #[derive(Debug, thiserror::Error)]
@@ -49,22 +51,30 @@ pub struct Topology {
     /// Link listen addresses.
     pub links: BTreeMap<String, SocketAddr>,
     embedded_proxy: Option<clawchaos_proxy::ProxyServer>,
+    /// Set once the proxy API is connected: what proxy names start with.
+    proxy_prefix: Option<String>,
+    /// Service names in the order they started (teardown goes in reverse).
+    start_order: Vec<String>,
+    /// Port squatters by fault name, until their fault is healed.
+    pub squatters: BTreeMap<String, ProcessService>,
+    /// When each before-start fault was put in place.
+    pub injected_before_start: BTreeMap<String, Instant>,
+    fixed_ports: BTreeMap<String, u16>,
+    fixed_config_ports: BTreeMap<String, u16>,
     /// What probes see.
     pub probe_context: ProbeContext,
 }
 
 impl Topology {
-    /// Starts the services (each ready before the next), then the proxy and one proxy per link.
+    /// Starts services and links in dependency order: a link once its service is up, a
+    /// gateway once the link to its provider exists. Each service is ready before the next.
     pub async fn start(
         scenario: &Scenario,
         backend: &dyn Backend,
+        faults_on: bool,
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<Self, TopologyError> {
         let run_dir = RunDir::create().map_err(crate::backend::BackendError::from)?;
-        let context = StartContext {
-            run_dir: run_dir.path().to_path_buf(),
-            run_id: run_dir.id().to_string(),
-        };
         on_event(RunEvent::RunFolder {
             path: run_dir.path().to_path_buf(),
         });
@@ -75,61 +85,239 @@ impl Topology {
             proxy_names: BTreeMap::new(),
             links: BTreeMap::new(),
             embedded_proxy: None,
+            proxy_prefix: None,
+            start_order: Vec::new(),
+            squatters: BTreeMap::new(),
+            injected_before_start: BTreeMap::new(),
+            fixed_ports: BTreeMap::new(),
+            fixed_config_ports: BTreeMap::new(),
             probe_context: ProbeContext::default(),
         };
-        for spec in scenario.services.values() {
-            let service = backend.start(spec, &context).await?;
-            let view = view_of(service.as_ref());
-            topology
-                .probe_context
-                .services
-                .insert(spec.name.clone(), view);
-            if let ServiceKind::MockLlm { .. } = spec.kind {
-                topology.probe_context.mock_llms.insert(
-                    spec.name.clone(),
-                    MockLlmClient::new(format!("http://{}", service.addr())),
-                );
+        if faults_on {
+            topology.squat_ports(scenario).await?;
+        }
+        let mut pending_services: Vec<&ServiceSpec> = scenario.services.values().collect();
+        let mut pending_links: Vec<&LinkSpec> = scenario.links.values().collect();
+        while !pending_services.is_empty() || !pending_links.is_empty() {
+            let before = pending_services.len() + pending_links.len();
+            let mut i = 0;
+            while i < pending_services.len() {
+                let spec = pending_services[i];
+                if topology.can_start(spec) {
+                    pending_services.remove(i);
+                    topology
+                        .start_service(scenario, spec, backend, &mut on_event)
+                        .await?;
+                } else {
+                    i += 1;
+                }
             }
-            topology.services.insert(spec.name.clone(), service);
-            if let ServiceKind::Process {
-                ready: None,
-                ready_within,
-                ..
-            } = &spec.kind
-            {
-                topology.wait_port(&spec.name, *ready_within).await?;
+            let mut i = 0;
+            while i < pending_links.len() {
+                let link = pending_links[i];
+                if topology.services.contains_key(&link.to) {
+                    pending_links.remove(i);
+                    topology.start_link(scenario, link).await?;
+                } else {
+                    i += 1;
+                }
             }
-            if let Some(service) = topology.services.get(&spec.name) {
-                on_event(RunEvent::ServiceReady {
-                    service: spec.name.clone(),
-                    addr: service.addr(),
-                    pid: service.pid(),
-                    after: Duration::ZERO,
-                });
+            if pending_services.len() + pending_links.len() == before {
+                let names: Vec<&str> = pending_services.iter().map(|s| s.name.as_str()).collect();
+                return Err(TopologyError::Proxy(format!(
+                    "services {names:?} wait on each other's links: the topology has a cycle"
+                )));
             }
         }
-        topology.start_links(scenario).await?;
         Ok(topology)
     }
 
-    async fn wait_port(&self, name: &str, within: Duration) -> Result<(), TopologyError> {
+    /// Puts the before-start faults in place: a squatter on each squatted service's port.
+    async fn squat_ports(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
+        for fault in &scenario.faults {
+            if let FaultAction::PrivilegedPort { service } = &fault.action {
+                let port = free_privileged_port().map_err(BackendError::from)?;
+                self.fixed_ports.insert(service.clone(), port);
+                self.injected_before_start
+                    .insert(fault.name.clone(), Instant::now());
+                continue;
+            }
+            let FaultAction::SquatPort {
+                service,
+                family,
+                config_port,
+            } = &fault.action
+            else {
+                continue;
+            };
+            let port = free_port_both_families().map_err(BackendError::from)?;
+            let squatter = squat(port, *family, &self.start_context()).await?;
+            self.probe_context.vars.set(
+                "squatter_pid",
+                squatter.pid().map_or_else(String::new, |p| p.to_string()),
+            );
+            if *config_port {
+                self.fixed_config_ports.insert(service.clone(), port);
+            } else {
+                self.fixed_ports.insert(service.clone(), port);
+            }
+            self.squatters.insert(fault.name.clone(), squatter);
+            self.injected_before_start
+                .insert(fault.name.clone(), Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Stops `name` and starts it again on a fresh unprivileged port (the fix for a port it
+    /// may not bind).
+    pub async fn restart_on_new_port(
+        &mut self,
+        scenario: &Scenario,
+        backend: &dyn Backend,
+        name: &str,
+    ) -> Result<(), TopologyError> {
+        let Some(spec) = scenario.services.get(name) else {
+            return Ok(());
+        };
+        if let Some(mut old) = self.services.remove(name) {
+            old.stop().await;
+        }
+        self.start_order.retain(|n| n != name);
+        self.fixed_ports.insert(
+            name.to_string(),
+            free_port_both_families().map_err(BackendError::from)?,
+        );
+        let context = self.start_context();
+        let service = backend.start(spec, &context).await?;
+        self.probe_context
+            .services
+            .insert(name.to_string(), view_of(service.as_ref()));
+        self.services.insert(name.to_string(), service);
+        self.start_order.push(name.to_string());
+        self.publish_vars(name);
+        Ok(())
+    }
+
+    /// Publishes a service's port and pid for probe patterns (`{port:NAME}`, `{pid:NAME}`).
+    pub fn publish_vars(&self, name: &str) {
+        if let Some(service) = self.services.get(name) {
+            let vars = &self.probe_context.vars;
+            vars.set(format!("port:{name}"), service.addr().port());
+            if let Some(pid) = service.pid() {
+                vars.set(format!("pid:{name}"), pid);
+            }
+        }
+    }
+
+    /// Whether everything `spec` needs (its provider's link) exists.
+    fn can_start(&self, spec: &ServiceSpec) -> bool {
+        match &spec.kind {
+            ServiceKind::OpenClaw(oc) => match &oc.provider {
+                Some(Target::Link(link)) => self.links.contains_key(link),
+                Some(Target::Service(service)) => self.services.contains_key(service),
+                None => true,
+            },
+            _ => true,
+        }
+    }
+
+    fn start_context(&self) -> StartContext {
+        StartContext {
+            run_dir: self.run_dir.path().to_path_buf(),
+            run_id: self.run_dir.id().to_string(),
+            links: self.links.clone(),
+            services: self
+                .services
+                .iter()
+                .map(|(name, s)| (name.clone(), s.addr()))
+                .collect(),
+            fixed_ports: self.fixed_ports.clone(),
+            fixed_config_ports: self.fixed_config_ports.clone(),
+        }
+    }
+
+    async fn start_service(
+        &mut self,
+        scenario: &Scenario,
+        spec: &ServiceSpec,
+        backend: &dyn Backend,
+        on_event: &mut impl FnMut(RunEvent),
+    ) -> Result<(), TopologyError> {
+        let context = self.start_context();
+        let service = backend.start(spec, &context).await?;
+        self.probe_context
+            .services
+            .insert(spec.name.clone(), view_of(service.as_ref()));
+        if let ServiceKind::MockLlm { .. } = spec.kind {
+            self.probe_context.mock_llms.insert(
+                spec.name.clone(),
+                MockLlmClient::new(format!("http://{}", service.addr())),
+            );
+        }
+        self.services.insert(spec.name.clone(), service);
+        self.start_order.push(spec.name.clone());
+        self.publish_vars(&spec.name);
+        match &spec.kind {
+            ServiceKind::Process {
+                ready: None,
+                ready_within,
+                ..
+            } => self.wait_port(&spec.name, *ready_within).await?,
+            ServiceKind::Process {
+                ready: Some(probe),
+                ready_within,
+                ..
+            } => {
+                self.wait_probe(scenario, &spec.name, probe, *ready_within)
+                    .await?
+            }
+            ServiceKind::OpenClaw(oc) if oc.wait_ready => {
+                self.wait_http_ok(&spec.name, "/readyz", oc.ready_within)
+                    .await?
+            }
+            _ => {}
+        }
+        if let Some(service) = self.services.get(&spec.name) {
+            on_event(RunEvent::ServiceReady {
+                service: spec.name.clone(),
+                addr: service.addr(),
+                pid: service.pid(),
+                after: Duration::ZERO,
+            });
+        }
+        Ok(())
+    }
+
+    /// Polls `check` until it holds; fails early, with the service's last output, if the
+    /// service exits first.
+    async fn wait_until<F, Fut>(
+        &self,
+        name: &str,
+        within: Duration,
+        what: &str,
+        mut check: F,
+    ) -> Result<(), TopologyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
         let Some(service) = self.services.get(name) else {
             return Ok(());
         };
         let deadline = Instant::now() + within;
-        let addr = service.addr();
         loop {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Ok(());
-            }
+            let last = match check().await {
+                Ok(()) => return Ok(()),
+                Err(seen) => seen,
+            };
             if let Some(exit) = service.exit() {
                 return Err(TopologyError::NotReady {
                     service: name.to_string(),
                     within,
                     reason: format!(
-                        "it exited ({:?}) before listening on {addr}; last output: {}",
-                        exit.code,
-                        service.logs().tail(5).join(" | ")
+                        "it exited ({}) before {what}; last output: {}",
+                        exit.describe(),
+                        service.logs().tail(8).join(" | ")
                     ),
                 });
             }
@@ -137,53 +325,138 @@ impl Topology {
                 return Err(TopologyError::NotReady {
                     service: name.to_string(),
                     within,
-                    reason: format!("nothing listens on {addr}"),
+                    reason: format!("{what}: {last}"),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    async fn start_links(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
-        if scenario.links.is_empty() {
+    async fn wait_port(&self, name: &str, within: Duration) -> Result<(), TopologyError> {
+        let Some(addr) = self.services.get(name).map(|s| s.addr()) else {
+            return Ok(());
+        };
+        self.wait_until(
+            name,
+            within,
+            &format!("listening on {addr}"),
+            || async move {
+                tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("nothing listens on {addr} ({e})"))
+            },
+        )
+        .await
+    }
+
+    async fn wait_http_ok(
+        &self,
+        name: &str,
+        path: &str,
+        within: Duration,
+    ) -> Result<(), TopologyError> {
+        let Some(addr) = self.services.get(name).map(|s| s.addr()) else {
+            return Ok(());
+        };
+        let url = format!("http://{addr}{path}");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        let (url, client) = (&url, &client);
+        self.wait_until(
+            name,
+            within,
+            &format!("answering 200 on {url}"),
+            || async move {
+                match client.get(url).send().await {
+                    Ok(r) if r.status().as_u16() == 200 => Ok(()),
+                    Ok(r) => Err(format!("status {}", r.status().as_u16())),
+                    Err(e) => Err(e.to_string()),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn wait_probe(
+        &self,
+        scenario: &Scenario,
+        name: &str,
+        probe: &str,
+        within: Duration,
+    ) -> Result<(), TopologyError> {
+        let Some(spec) = scenario.probes.get(probe) else {
+            return Ok(());
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        let (context, client) = (&self.probe_context, &client);
+        self.wait_until(
+            name,
+            within,
+            &format!("probe `{probe}` held"),
+            || async move {
+                let o = crate::probe::evaluate(spec, context, client).await;
+                if o.holds { Ok(()) } else { Err(o.detail) }
+            },
+        )
+        .await
+    }
+
+    /// Connects to the proxy API on first use: `TOXIPROXY_URL` if set (proxy names then carry
+    /// the run id, since the server may be shared), else an embedded proxy server.
+    async fn ensure_proxy(&mut self, seed: u64) -> Result<(), TopologyError> {
+        if self.proxy_prefix.is_some() {
             return Ok(());
         }
-        let (client, prefix) = match ToxiproxyClient::from_env() {
-            Some(client) => (client, format!("{}-", self.run_dir.id())),
-            None => {
-                let server =
-                    clawchaos_proxy::ProxyServer::start(clawchaos_proxy::ProxyServerConfig {
-                        api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                        seed: Some(scenario.seed),
-                    })
-                    .await
-                    .map_err(|e| TopologyError::Proxy(e.to_string()))?;
-                let client = ToxiproxyClient::new(server.url());
-                self.embedded_proxy = Some(server);
-                (client, String::new())
-            }
-        };
-        for link in scenario.links.values() {
-            let upstream = self
-                .services
-                .get(&link.to)
-                .map(|s| s.addr())
-                .ok_or_else(|| {
-                    TopologyError::Proxy(format!("link {} has no service {}", link.name, link.to))
-                })?;
-            let name = format!("{prefix}{}", link.name);
-            let proxy = client
-                .create_proxy(&name, "127.0.0.1:0", &upstream.to_string())
-                .await
-                .map_err(|e| TopologyError::Proxy(e.to_string()))?;
-            let listen: SocketAddr = proxy.listen.parse().map_err(|e| {
-                TopologyError::Proxy(format!("proxy {name} listens on {:?}: {e}", proxy.listen))
-            })?;
-            self.proxy_names.insert(link.name.clone(), name);
-            self.links.insert(link.name.clone(), listen);
-            self.probe_context.links.insert(link.name.clone(), listen);
+        if let Some(client) = ToxiproxyClient::from_env() {
+            self.proxy = client;
+            self.proxy_prefix = Some(format!("{}-", self.run_dir.id()));
+            return Ok(());
         }
-        self.proxy = client;
+        let server = clawchaos_proxy::ProxyServer::start(clawchaos_proxy::ProxyServerConfig {
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Some(seed),
+        })
+        .await
+        .map_err(|e| TopologyError::Proxy(e.to_string()))?;
+        self.proxy = ToxiproxyClient::new(server.url());
+        self.embedded_proxy = Some(server);
+        self.proxy_prefix = Some(String::new());
+        Ok(())
+    }
+
+    async fn start_link(
+        &mut self,
+        scenario: &Scenario,
+        link: &LinkSpec,
+    ) -> Result<(), TopologyError> {
+        self.ensure_proxy(scenario.seed).await?;
+        let prefix = self.proxy_prefix.clone().unwrap_or_default();
+        let upstream = self
+            .services
+            .get(&link.to)
+            .map(|s| s.addr())
+            .ok_or_else(|| {
+                TopologyError::Proxy(format!("link {} has no service {}", link.name, link.to))
+            })?;
+        let name = format!("{prefix}{}", link.name);
+        let proxy = self
+            .proxy
+            .create_proxy(&name, "127.0.0.1:0", &upstream.to_string())
+            .await
+            .map_err(|e| TopologyError::Proxy(e.to_string()))?;
+        let listen: SocketAddr = proxy.listen.parse().map_err(|e| {
+            TopologyError::Proxy(format!("proxy {name} listens on {:?}: {e}", proxy.listen))
+        })?;
+        self.proxy_names.insert(link.name.clone(), name);
+        self.links.insert(link.name.clone(), listen);
+        self.probe_context.links.insert(link.name.clone(), listen);
         Ok(())
     }
 
@@ -197,7 +470,10 @@ impl Topology {
         if let Some(server) = self.embedded_proxy.take() {
             server.shutdown().await;
         }
-        let names: Vec<String> = self.services.keys().rev().cloned().collect();
+        for squatter in self.squatters.values_mut() {
+            squatter.stop().await;
+        }
+        let names: Vec<String> = self.start_order.iter().rev().cloned().collect();
         for name in names {
             if let Some(service) = self.services.get_mut(&name) {
                 service.stop().await;
@@ -206,10 +482,21 @@ impl Topology {
     }
 }
 
+/// A free port below 1024 (80 if it is free).
+fn free_privileged_port() -> std::io::Result<u16> {
+    for port in std::iter::once(80).chain(1000..1024).chain(900..1000) {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other("no free port below 1024"))
+}
+
 fn view_of(service: &dyn Service) -> ServiceView {
     ServiceView {
         addr: service.addr(),
         logs: service.logs(),
         exit: service.exit_watch(),
+        cli: service.cli(),
     }
 }

@@ -81,6 +81,8 @@ pub enum ServiceKind {
         /// The assistant's reply text.
         reply: String,
     },
+    /// The real OpenClaw gateway (npm `openclaw`), with a config written from the scenario.
+    OpenClaw(Box<OpenClawSpec>),
     /// Any local program. `{port}`, `{run_dir}` and `{service_dir}` in its command and
     /// environment are replaced by the port the harness allocated and the run's folders.
     Process {
@@ -101,8 +103,86 @@ impl ServiceKind {
     pub fn name(&self) -> &'static str {
         match self {
             ServiceKind::MockLlm { .. } => "mock_llm",
+            ServiceKind::OpenClaw(_) => "openclaw",
             ServiceKind::Process { .. } => "process",
         }
+    }
+}
+
+/// How the gateway is told its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortSource {
+    /// `--port N` on the command line (the default).
+    #[default]
+    Flag,
+    /// `OPENCLAW_GATEWAY_PORT=N`; the config file names a different port, so the run shows
+    /// which one wins.
+    Env,
+    /// Only `gateway.port` in the config file.
+    Config,
+}
+
+/// The OpenClaw gateway's settings in a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenClawSpec {
+    /// Where the provider (a mock LLM) is reached: straight or through a link's proxy.
+    pub provider: Option<Target>,
+    /// Model ids the provider declares; the first is the primary model.
+    pub models: Vec<String>,
+    /// Fallback model ids (`agents.defaults.model.fallbacks`).
+    pub fallbacks: Vec<String>,
+    /// `models.providers.mock.timeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// `gateway.bind`: loopback, lan, tailnet, auto or custom.
+    pub bind: String,
+    /// The gateway's auth token (`gateway.auth.token`).
+    pub token: String,
+    /// The provider API key the gateway sends.
+    pub api_key: String,
+    /// `gateway.controlUi.allowedOrigins`.
+    pub allowed_origins: Vec<String>,
+    /// A fixed port instead of a free one the harness picks.
+    pub port: Option<u16>,
+    /// How the port is passed.
+    pub port_from: PortSource,
+    /// Run as this (unprivileged) user.
+    pub user: Option<String>,
+    /// Extra environment (`{port}` substituted).
+    pub env: Vec<(String, String)>,
+    /// How long `/readyz` may take to answer 200.
+    pub ready_within: Duration,
+    /// Whether to wait for `/readyz` at all (not when the scenario expects a failed start).
+    pub wait_ready: bool,
+    /// Raw config overrides, deep-merged last.
+    pub config: serde_json::Value,
+}
+
+impl Default for OpenClawSpec {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            models: vec!["mock-model".to_string()],
+            fallbacks: Vec::new(),
+            timeout_seconds: None,
+            bind: "loopback".to_string(),
+            token: "clawchaos-gateway-token".to_string(),
+            api_key: "sk-clawchaos-test".to_string(),
+            allowed_origins: Vec::new(),
+            port: None,
+            port_from: PortSource::Flag,
+            user: None,
+            env: Vec::new(),
+            ready_within: Duration::from_secs(120),
+            wait_ready: true,
+            config: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+impl OpenClawSpec {
+    /// The primary model id.
+    pub fn primary_model(&self) -> &str {
+        self.models.first().map_or("mock-model", String::as_str)
     }
 }
 
@@ -131,6 +211,9 @@ pub struct ProbeSpec {
     pub name: String,
     /// What it checks.
     pub kind: ProbeKind,
+    /// Pause between two evaluations, if not the run's `poll_interval` (e.g. for probes that
+    /// drive a whole gateway turn each time).
+    pub interval: Option<Duration>,
 }
 
 /// How an HTTP request may fail, as a probe expects it.
@@ -174,6 +257,8 @@ pub enum ProbeKind {
     Http {
         /// Where it goes.
         target: Target,
+        /// Which loopback address: 127.0.0.1 (default) or ::1, on the target's port.
+        family: Family,
         /// HTTP method.
         method: String,
         /// Path and query.
@@ -191,6 +276,8 @@ pub enum ProbeKind {
     Tcp {
         /// Where it connects.
         target: Target,
+        /// Which loopback address: 127.0.0.1 (default) or ::1, on the target's port.
+        family: Family,
         /// Time allowed for the connect.
         timeout: Duration,
         /// True when the connect succeeds (default) or, with `false`, when it fails.
@@ -200,10 +287,13 @@ pub enum ProbeKind {
     Log {
         /// The service.
         service: String,
-        /// The pattern.
-        regex: regex::Regex,
+        /// The pattern; `{port:SERVICE}`, `{pid:SERVICE}` and `{squatter_pid}` are replaced
+        /// by their values when it is evaluated.
+        regex: String,
         /// Matching lines needed.
         min_count: usize,
+        /// At most this many matching lines (`0`: the pattern must never appear).
+        max_count: Option<usize>,
     },
     /// The service's process has exited.
     Exited {
@@ -219,6 +309,22 @@ pub enum ProbeKind {
         /// The conditions on the journal.
         check: JournalCheck,
     },
+    /// The service's own command-line tool (for OpenClaw: `openclaw ARGS`), pointed at the
+    /// running instance.
+    Cli {
+        /// The service.
+        service: String,
+        /// Arguments.
+        args: Vec<String>,
+        /// Time allowed.
+        timeout: Duration,
+        /// The exit code required.
+        exit_code: Option<i32>,
+        /// A JSON pointer into stdout and the value it must have.
+        json: Option<(String, serde_json::Value)>,
+        /// A pattern stdout and stderr must match.
+        output: Option<regex::Regex>,
+    },
 }
 
 impl ProbeKind {
@@ -230,6 +336,7 @@ impl ProbeKind {
             ProbeKind::Log { .. } => "log",
             ProbeKind::Exited { .. } => "exited",
             ProbeKind::LlmJournal { .. } => "llm_journal",
+            ProbeKind::Cli { .. } => "cli",
         }
     }
 }
@@ -264,6 +371,8 @@ pub struct JournalCheck {
     pub min_spacing: Option<Duration>,
     /// Count only requests for this model.
     pub model: Option<String>,
+    /// Count only requests whose outcome starts with this (`ok`, `error:429`, `stall`, ...).
+    pub outcome: Option<String>,
     /// Count only requests that arrived after the most recent injection or heal.
     pub since_last_event: bool,
     /// No counted request arrived during this last stretch of time.
@@ -401,6 +510,15 @@ pub enum ProcessFault {
     Pause,
 }
 
+/// The address family a squatter holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// 127.0.0.1.
+    Ipv4,
+    /// ::1 only.
+    Ipv6,
+}
+
 /// What a fault does and where.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
@@ -433,6 +551,35 @@ pub enum FaultAction {
         /// The fault.
         fault: ProcessFault,
     },
+    /// Another process holds the service's port before the service starts (it is injected
+    /// before the topology starts); the heal frees the port and starts the service again.
+    SquatPort {
+        /// The service whose port is taken.
+        service: String,
+        /// Which loopback address the squatter holds.
+        family: Family,
+        /// Take the port the config file names rather than the one the service listens on
+        /// (they differ when the port comes from the environment); the heal then only frees
+        /// it, since the service never needed it.
+        config_port: bool,
+    },
+    /// The service is given a privileged port (below 1024) to listen on, and runs as an
+    /// unprivileged user (its `user`); the heal moves it to a port above 1024 and starts it
+    /// again.
+    PrivilegedPort {
+        /// The service.
+        service: String,
+    },
+}
+
+impl FaultAction {
+    /// Whether the fault is in place before the topology starts.
+    pub fn before_start(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. }
+        )
+    }
 }
 
 /// The kinds of fault a scenario can name.
@@ -455,6 +602,8 @@ pub const FAULT_KINDS: &[&str] = &[
     "llm_hang",
     "kill",
     "pause",
+    "squat_port",
+    "privileged_port",
 ];
 
 /// One fault on the timeline.
@@ -481,6 +630,9 @@ pub enum ExpectKind {
         fault: String,
         /// The budget.
         within: Duration,
+        /// Detection sooner than this is wrong too (e.g. a timeout that must fire at its
+        /// configured bound, not before).
+        not_before: Option<Duration>,
     },
     /// The probe turns true within `within` after the fault is healed.
     Recover {

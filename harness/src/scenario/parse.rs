@@ -84,6 +84,54 @@ fn read_scenario(
         }
     }
 
+    // A gateway's provider must be a mock LLM, reached directly or through a link to one.
+    for (name, value) in top.entries("services") {
+        let Some(provider) = value
+            .get_ref()
+            .as_table()
+            .and_then(|t| t.get("provider"))
+            .and_then(|p| p.get_ref().as_table())
+        else {
+            continue;
+        };
+        let target = match (provider.get("link"), provider.get("service")) {
+            (Some(l), _) => l
+                .get_ref()
+                .as_str()
+                .map(|v| (Sp::new(v.to_string(), l.span()), true)),
+            (None, Some(s)) => s
+                .get_ref()
+                .as_str()
+                .map(|v| (Sp::new(v.to_string(), s.span()), false)),
+            _ => None,
+        };
+        let Some((target, is_link)) = target else {
+            continue;
+        };
+        let service = if is_link {
+            require_link(source, &target, &links);
+            links.get(&target.value).map(|l| l.to.clone())
+        } else if require_service(source, &target, &services) {
+            Some(target.value.clone())
+        } else {
+            None
+        };
+        if let Some(service) = service
+            && !matches!(
+                services.get(&service).map(|s| &s.kind),
+                Some(ServiceKind::MockLlm { .. })
+            )
+        {
+            source.problem(
+                target.span.clone(),
+                format!(
+                    "the provider of {} must be a mock_llm service (or a link to one)",
+                    name.value
+                ),
+            );
+        }
+    }
+
     let refs = Refs {
         services: &services,
         links: &links,
@@ -276,7 +324,26 @@ fn read_settings(top: &Table<'_, '_, '_>) -> Settings {
     settings
 }
 
-const SERVICE_KINDS: &[&str] = &["mock_llm", "process"];
+const SERVICE_KINDS: &[&str] = &["mock_llm", "openclaw", "process"];
+
+const OPENCLAW_KEYS: &[&str] = &[
+    "kind",
+    "provider",
+    "models",
+    "fallbacks",
+    "timeout_seconds",
+    "bind",
+    "token",
+    "api_key",
+    "allowed_origins",
+    "port",
+    "port_from",
+    "user",
+    "env",
+    "ready_within",
+    "wait_ready",
+    "config",
+];
 
 fn read_service(
     source: &Source<'_>,
@@ -292,6 +359,7 @@ fn read_service(
     let allowed: &[&str] = match kind {
         "mock_llm" => &["kind", "models", "reply"],
         "process" => &["kind", "command", "env", "ready", "ready_within"],
+        "openclaw" => OPENCLAW_KEYS,
         _ => &present_keys(value),
     };
     let t = source.table(value, &what, allowed)?;
@@ -306,6 +374,7 @@ fn read_service(
                 .string("reply")
                 .map_or_else(|| "pong".to_string(), |s| s.value),
         },
+        "openclaw" => ServiceKind::OpenClaw(Box::new(read_openclaw(&t))),
         "process" => {
             let command = t.strings("command");
             match &command {
@@ -342,7 +411,70 @@ fn read_service(
     })
 }
 
-const PROBE_KINDS: &[&str] = &["http", "tcp", "log", "exited", "llm_journal"];
+fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
+    let defaults = OpenClawSpec::default();
+    let strings = |key: &str| {
+        t.strings(key)
+            .map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>())
+    };
+    let provider = t.table("provider", &["link", "service"]).and_then(|p| {
+        match (p.string("link"), p.string("service")) {
+            (Some(l), None) => Some(Target::Link(l.value)),
+            (None, Some(s)) => Some(Target::Service(s.value)),
+            _ => {
+                t.source().problem(
+                    p.span(),
+                    "`provider` names the mock LLM as { link = \"NAME\" } or { service = \"NAME\" }",
+                );
+                None
+            }
+        }
+    });
+    let config = t
+        .raw("config")
+        .and_then(|v| to_json(t.source(), v))
+        .unwrap_or(defaults.config.clone());
+    if !config.is_object() {
+        t.source().problem(
+            t.raw("config").map_or(t.span(), |v| v.span()),
+            "`config` must be a table of OpenClaw config overrides",
+        );
+    }
+    OpenClawSpec {
+        provider,
+        models: strings("models").unwrap_or(defaults.models),
+        fallbacks: strings("fallbacks").unwrap_or_default(),
+        timeout_seconds: t.integer("timeout_seconds", 1..=86_400).map(|n| n as u64),
+        bind: t
+            .choice("bind", &["loopback", "lan", "tailnet", "auto", "custom"])
+            .map_or(defaults.bind, |s| s.value),
+        token: t.string("token").map_or(defaults.token, |s| s.value),
+        api_key: t.string("api_key").map_or(defaults.api_key, |s| s.value),
+        allowed_origins: strings("allowed_origins").unwrap_or_default(),
+        port: t.integer("port", 1..=65_535).map(|n| n as u16),
+        port_from: match t.choice("port_from", &["flag", "env", "config"]) {
+            Some(s) if s.value == "env" => PortSource::Env,
+            Some(s) if s.value == "config" => PortSource::Config,
+            _ => PortSource::Flag,
+        },
+        user: t.string("user").map(|s| s.value),
+        env: t.string_map("env"),
+        ready_within: t
+            .duration("ready_within")
+            .map_or(defaults.ready_within, |d| d.value),
+        wait_ready: t.boolean("wait_ready").unwrap_or(true),
+        config,
+    }
+}
+
+const PROBE_KINDS: &[&str] = &["http", "tcp", "log", "exited", "llm_journal", "cli"];
+
+fn read_family(t: &Table<'_, '_, '_>) -> Family {
+    match t.choice("family", &["ipv4", "ipv6"]) {
+        Some(f) if f.value == "ipv6" => Family::Ipv6,
+        _ => Family::Ipv4,
+    }
+}
 
 fn read_target(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<Target> {
     let source = t.source();
@@ -384,6 +516,8 @@ fn read_probe(
     let allowed: &[&str] = match kind {
         "http" => &[
             "kind",
+            "interval",
+            "family",
             "service",
             "link",
             "method",
@@ -398,12 +532,33 @@ fn read_probe(
             "json",
             "body_contains",
         ],
-        "tcp" => &["kind", "service", "link", "timeout", "connects"],
-        "log" => &["kind", "service", "regex", "min_count"],
-        "exited" => &["kind", "service", "code"],
+        "tcp" => &[
+            "kind", "service", "link", "timeout", "connects", "interval", "family",
+        ],
+        "log" => &[
+            "kind",
+            "service",
+            "regex",
+            "min_count",
+            "max_count",
+            "interval",
+        ],
+        "exited" => &["kind", "service", "code", "interval"],
+        "cli" => &[
+            "kind",
+            "service",
+            "args",
+            "timeout",
+            "exit_code",
+            "json",
+            "output",
+            "interval",
+        ],
         "llm_journal" => &[
             "kind",
             "service",
+            "outcome",
+            "interval",
             "min_requests",
             "max_requests",
             "min_spacing",
@@ -427,20 +582,7 @@ fn read_probe(
             let error = t
                 .choice("error", &ErrorClass::NAMES)
                 .and_then(|s| ErrorClass::from_name(&s.value));
-            let json = t.table("json", &["pointer", "equals"]).and_then(|j| {
-                let pointer = j.req_string("pointer", "a JSON pointer such as \"/data/0/id\"")?;
-                if !pointer.value.is_empty() && !pointer.value.starts_with('/') {
-                    source.problem(
-                        pointer.span.clone(),
-                        "a JSON pointer starts with \"/\", e.g. \"/data/0/id\"",
-                    );
-                }
-                let Some(equals) = j.raw("equals") else {
-                    j.missing("equals", "the value required at the pointer");
-                    return None;
-                };
-                Some((pointer.value, to_json(source, equals)?))
-            });
+            let json = read_json_check(&t);
             let check = HttpCheck {
                 status: t.integer("status", 100..=599).map(|n| n as u16),
                 error,
@@ -457,6 +599,7 @@ fn read_probe(
             }
             ProbeKind::Http {
                 target: target?,
+                family: read_family(&t),
                 method: t
                     .choice("method", &["GET", "POST", "PUT", "DELETE", "HEAD"])
                     .map_or_else(|| "GET".to_string(), |s| s.value),
@@ -473,6 +616,7 @@ fn read_probe(
         }
         "tcp" => ProbeKind::Tcp {
             target: read_target(&t, refs)?,
+            family: read_family(&t),
             timeout: t
                 .duration("timeout")
                 .map_or(Duration::from_secs(1), |d| d.value),
@@ -481,17 +625,19 @@ fn read_probe(
         "log" => {
             let service = service(&t);
             let pattern = t.req_string("regex", "a regular expression")?;
-            let regex = match regex::Regex::new(&pattern.value) {
-                Ok(r) => r,
-                Err(e) => {
-                    source.problem(pattern.span, format!("`regex` does not compile: {e}"));
-                    return None;
-                }
-            };
+            let checked = crate::probe::vars::placeholders().replace_all(&pattern.value, "0");
+            if let Err(e) = regex::Regex::new(&checked) {
+                source.problem(pattern.span, format!("`regex` does not compile: {e}"));
+                return None;
+            }
+            let regex = pattern.value;
             ProbeKind::Log {
                 service: service?,
                 regex,
-                min_count: t.integer("min_count", 1..=1_000_000).unwrap_or(1) as usize,
+                min_count: t
+                    .integer("min_count", 0..=1_000_000)
+                    .map_or(usize::from(!t.has("max_count")), |n| n as usize),
+                max_count: t.integer("max_count", 0..=1_000_000).map(|n| n as usize),
             }
         }
         "exited" => ProbeKind::Exited {
@@ -523,8 +669,34 @@ fn read_probe(
                     max_requests: t.integer("max_requests", 0..=1_000_000).map(|n| n as usize),
                     min_spacing: t.duration("min_spacing").map(|d| d.value),
                     model: t.string("model").map(|s| s.value),
+                    outcome: t.string("outcome").map(|s| s.value),
                     since_last_event: t.boolean("since_last_event").unwrap_or(false),
                 },
+            }
+        }
+        "cli" => {
+            let service = service(&t);
+            let output = t
+                .string("output")
+                .and_then(|p| match regex::Regex::new(&p.value) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        source.problem(p.span, format!("`output` does not compile: {e}"));
+                        None
+                    }
+                });
+            ProbeKind::Cli {
+                service: service?,
+                args: t
+                    .strings("args")
+                    .map(|v| v.into_iter().map(|s| s.value).collect())
+                    .unwrap_or_default(),
+                timeout: t
+                    .duration("timeout")
+                    .map_or(Duration::from_secs(20), |d| d.value),
+                exit_code: t.integer("exit_code", -255..=255).map(|c| c as i32),
+                json: read_json_check(&t),
+                output,
             }
         }
         other => {
@@ -541,7 +713,26 @@ fn read_probe(
     Some(ProbeSpec {
         name: name.value.clone(),
         kind,
+        interval: t.duration("interval").map(|d| d.value),
     })
+}
+
+/// `json = { pointer = "/a/b", equals = VALUE }`.
+fn read_json_check(t: &Table<'_, '_, '_>) -> Option<(String, serde_json::Value)> {
+    let source = t.source();
+    let j = t.table("json", &["pointer", "equals"])?;
+    let pointer = j.req_string("pointer", "a JSON pointer such as \"/data/0/id\"")?;
+    if !pointer.value.is_empty() && !pointer.value.starts_with('/') {
+        source.problem(
+            pointer.span.clone(),
+            "a JSON pointer starts with \"/\", e.g. \"/data/0/id\"",
+        );
+    }
+    let Some(equals) = j.raw("equals") else {
+        j.missing("equals", "the value required at the pointer");
+        return None;
+    };
+    Some((pointer.value, to_json(source, equals)?))
 }
 
 fn to_json(source: &Source<'_>, value: &toml::Spanned<DeValue<'_>>) -> Option<serde_json::Value> {
@@ -560,13 +751,22 @@ fn to_json(source: &Source<'_>, value: &toml::Spanned<DeValue<'_>>) -> Option<se
             .parse::<f64>()
             .ok()
             .map(serde_json::Value::from)?,
-        other => {
+        DeValue::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|item| to_json(source, item))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        DeValue::Table(table) => serde_json::Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| Some((k.get_ref().to_string(), to_json(source, v)?)))
+                .collect::<Option<serde_json::Map<_, _>>>()?,
+        ),
+        DeValue::Datetime(_) => {
             source.problem(
                 value.span(),
-                format!(
-                    "`equals` must be a string, number or boolean, found {}",
-                    other.type_str()
-                ),
+                "dates and times have no JSON form; write a string",
             );
             return None;
         }
@@ -600,6 +800,8 @@ fn fault_keys(kind: &str) -> &'static [&'static str] {
         "llm_slow_tokens" => &["service", "model", "times", "per_token"],
         "llm_drop" | "llm_malformed" | "llm_hang" => &["service", "model", "times"],
         "kill" | "pause" => &["service"],
+        "squat_port" => &["service", "family", "port"],
+        "privileged_port" => &["service"],
         _ => &[],
     }
 }
@@ -658,6 +860,50 @@ fn read_fault(
 
 fn read_fault_action(t: &Table<'_, '_, '_>, kind: &str, refs: &Refs<'_>) -> Option<FaultAction> {
     let source = t.source();
+    if kind == "squat_port" || kind == "privileged_port" {
+        let service = t.req_string("service", "the service whose port it is")?;
+        if !require_service(source, &service, refs.services) {
+            return None;
+        }
+        if t.has("at") || t.has("after") {
+            source.problem(
+                t.raw("at")
+                    .or(t.raw("after"))
+                    .map_or(t.span(), |v| v.span()),
+                format!(
+                    "`{kind}` is in place before the topology starts; it takes no `at` or `after`"
+                ),
+            );
+        }
+        if kind == "privileged_port" {
+            let unprivileged = matches!(
+                refs.services.get(&service.value).map(|s| &s.kind),
+                Some(ServiceKind::OpenClaw(oc)) if oc.user.is_some()
+            );
+            if !unprivileged {
+                source.problem(
+                    service.span.clone(),
+                    format!(
+                        "`privileged_port` needs an openclaw service with a `user` to run as (root may bind any port); \"{}\" has none",
+                        service.value
+                    ),
+                );
+                return None;
+            }
+            return Some(FaultAction::PrivilegedPort {
+                service: service.value,
+            });
+        }
+        let family = read_family(t);
+        let config_port = t
+            .choice("port", &["listen", "config"])
+            .is_some_and(|p| p.value == "config");
+        return Some(FaultAction::SquatPort {
+            service: service.value,
+            family,
+            config_port,
+        });
+    }
     if kind.starts_with("llm_") || kind == "kill" || kind == "pause" {
         let service = t.req_string("service", "the service the fault acts on")?;
         if !require_service(source, &service, refs.services) {
@@ -716,11 +962,14 @@ fn read_fault_action(t: &Table<'_, '_, '_>, kind: &str, refs: &Refs<'_>) -> Opti
                 fault,
             });
         }
-        if !matches!(service_kind, Some(ServiceKind::Process { .. })) {
+        if !matches!(
+            service_kind,
+            Some(ServiceKind::Process { .. } | ServiceKind::OpenClaw(_))
+        ) {
             source.problem(
                 service.span.clone(),
                 format!(
-                    "`{kind}` needs a process service; \"{}\" is not one",
+                    "`{kind}` needs a process or openclaw service; \"{}\" is not one",
                     service.value
                 ),
             );
@@ -804,7 +1053,8 @@ fn read_expectation(
         .and_then(|v| v.get_ref().as_str())
         .unwrap_or("");
     let allowed: &[&str] = match raw_kind {
-        "detect" | "recover" => &["kind", "probe", "fault", "within", "name"],
+        "detect" => &["kind", "probe", "fault", "within", "not_before", "name"],
+        "recover" => &["kind", "probe", "fault", "within", "name"],
         "invariant" => &["kind", "probe", "name"],
         _ => &present_keys(value),
     };
@@ -820,6 +1070,7 @@ fn read_expectation(
                 ExpectKind::Detect {
                     fault: fault.value.clone(),
                     within: within.value,
+                    not_before: t.duration("not_before").map(|d| d.value),
                 }
             } else {
                 ExpectKind::Recover {
@@ -843,9 +1094,17 @@ fn read_expectation(
         .string("name")
         .map(|s| s.value)
         .unwrap_or_else(|| match &kind {
-            ExpectKind::Detect { fault, within } => format!(
-                "detect {fault} by {} within {}",
+            ExpectKind::Detect {
+                fault,
+                within,
+                not_before,
+            } => format!(
+                "detect {fault} by {} {}within {}",
                 probe.value,
+                not_before.map_or_else(String::new, |d| format!(
+                    "not before {} and ",
+                    humantime::format_duration(d)
+                )),
                 humantime::format_duration(*within)
             ),
             ExpectKind::Recover { fault, within } => format!(

@@ -1,0 +1,124 @@
+//! The gateway's config file, written from the scenario: port, bind, auth token, the provider
+//! pointing (through its link) at the mock LLM, timeouts, fallbacks, allowed origins, and any
+//! raw overrides the scenario gives.
+
+use serde_json::{Value, json};
+
+use crate::scenario::OpenClawSpec;
+
+/// The provider id the config declares; models are `mock/<id>`.
+pub const PROVIDER_ID: &str = "mock";
+
+/// Renders the config. `provider_base_url` is the mock LLM's `/v1` URL as the gateway must
+/// reach it (through the link's proxy when the scenario says so).
+pub fn render(spec: &OpenClawSpec, config_port: u16, provider_base_url: Option<&str>) -> Value {
+    let mut gateway = json!({
+        "mode": "local",
+        "bind": spec.bind,
+        "port": config_port,
+        "auth": { "mode": "token", "token": spec.token },
+        "http": { "endpoints": { "chatCompletions": { "enabled": true } } },
+    });
+    if !spec.allowed_origins.is_empty() {
+        gateway["controlUi"] = json!({ "allowedOrigins": spec.allowed_origins });
+    }
+    let mut config = json!({
+        "gateway": gateway,
+        "agents": { "defaults": { "heartbeat": { "every": "0m" } } },
+    });
+    if let Some(base_url) = provider_base_url {
+        let models: Vec<Value> = spec
+            .models
+            .iter()
+            .map(|m| json!({ "id": m, "name": m }))
+            .collect();
+        let mut provider = json!({
+            "baseUrl": base_url,
+            "apiKey": spec.api_key,
+            "api": "openai-completions",
+            "models": models,
+        });
+        if let Some(t) = spec.timeout_seconds {
+            provider["timeoutSeconds"] = json!(t);
+        }
+        config["models"] = json!({ "providers": { PROVIDER_ID: provider } });
+        let mut model = json!({ "primary": format!("{PROVIDER_ID}/{}", spec.primary_model()) });
+        if !spec.fallbacks.is_empty() {
+            let fallbacks: Vec<String> = spec
+                .fallbacks
+                .iter()
+                .map(|m| format!("{PROVIDER_ID}/{m}"))
+                .collect();
+            model["fallbacks"] = json!(fallbacks);
+        }
+        config["agents"]["defaults"]["model"] = model;
+    }
+    merge(&mut config, &spec.config);
+    config
+}
+
+/// Deep-merges `overrides` into `base`: tables merge key by key, anything else replaces.
+pub fn merge(base: &mut Value, overrides: &Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, overrides) => *base = overrides.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_fallbacks_and_overrides() {
+        let spec = OpenClawSpec {
+            fallbacks: vec!["mock-fallback".into()],
+            models: vec!["mock-model".into(), "mock-fallback".into()],
+            timeout_seconds: Some(10),
+            allowed_origins: vec!["http://allowed.test".into()],
+            config: json!({"gateway": {"bind": "lan", "auth": {"mode": "token"}}}),
+            ..OpenClawSpec::default()
+        };
+        let c = render(&spec, 18789, Some("http://127.0.0.1:9/v1"));
+        assert_eq!(c["gateway"]["port"], 18789);
+        assert_eq!(c["gateway"]["bind"], "lan", "overrides win");
+        assert_eq!(
+            c["gateway"]["auth"]["token"], spec.token,
+            "and merge, not replace"
+        );
+        assert_eq!(
+            c["gateway"]["controlUi"]["allowedOrigins"][0],
+            "http://allowed.test"
+        );
+        assert_eq!(
+            c["models"]["providers"]["mock"]["baseUrl"],
+            "http://127.0.0.1:9/v1"
+        );
+        assert_eq!(c["models"]["providers"]["mock"]["timeoutSeconds"], 10);
+        assert_eq!(
+            c["agents"]["defaults"]["model"]["primary"],
+            "mock/mock-model"
+        );
+        assert_eq!(
+            c["agents"]["defaults"]["model"]["fallbacks"][0],
+            "mock/mock-fallback"
+        );
+        assert_eq!(c["agents"]["defaults"]["heartbeat"]["every"], "0m");
+    }
+
+    #[test]
+    fn without_a_provider_there_is_no_model_section() {
+        let c = render(&OpenClawSpec::default(), 1, None);
+        assert!(c.get("models").is_none());
+        assert!(c["agents"]["defaults"].get("model").is_none());
+    }
+}

@@ -1,0 +1,167 @@
+//! The real OpenClaw gateway as a service: where it is installed, the config written for each
+//! instance, and how an instance is isolated from every other (its own HOME, state dir, config,
+//! TMPDIR and log file).
+
+pub mod config;
+pub mod install;
+
+use std::os::unix::fs::chown;
+use std::path::Path;
+
+pub use install::{NotInstalled, OpenClawInstall};
+
+use crate::backend::process::{Launch, free_port};
+use crate::backend::{BackendError, CliCommand, StartContext};
+use crate::scenario::{OpenClawSpec, PortSource, Target};
+
+/// An instance ready to be spawned.
+pub(crate) struct Gateway {
+    /// The process to start.
+    pub launch: Launch,
+    /// The port it will listen on.
+    pub port: u16,
+    /// The `openclaw` CLI pointed at this instance.
+    pub cli: CliCommand,
+}
+
+fn failed(service: &str, message: impl ToString) -> BackendError {
+    BackendError::Embedded {
+        service: service.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Writes the instance's folders and config, and says how to start it.
+pub(crate) fn prepare(
+    service: &str,
+    spec: &OpenClawSpec,
+    context: &StartContext,
+) -> Result<Gateway, BackendError> {
+    let install = OpenClawInstall::locate().map_err(|e| failed(service, e))?;
+    let dir = context.run_dir.join(service);
+    let (home, state, tmp) = (dir.join("home"), dir.join("state"), dir.join("tmp"));
+    for d in [&dir, &home, &state, &tmp] {
+        std::fs::create_dir_all(d)?;
+    }
+    let port = match (spec.port, context.fixed_ports.get(service)) {
+        (Some(p), _) | (None, Some(&p)) => p,
+        (None, None) => free_port()?,
+    };
+    // With the port in the environment, the file names another one: the run then shows
+    // which of the two the gateway obeys.
+    let config_port = match (spec.port_from, context.fixed_config_ports.get(service)) {
+        (PortSource::Env, Some(&p)) => p,
+        (PortSource::Env, None) => free_port()?,
+        (PortSource::Flag | PortSource::Config, _) => port,
+    };
+    let provider_url =
+        match &spec.provider {
+            Some(Target::Link(link)) => Some(context.links.get(link).ok_or_else(|| {
+                failed(service, format!("its provider link {link} does not exist"))
+            })?),
+            Some(Target::Service(name)) => {
+                Some(context.services.get(name).ok_or_else(|| {
+                    failed(service, format!("its provider {name} is not running"))
+                })?)
+            }
+            None => None,
+        }
+        .map(|addr| format!("http://{addr}/v1"));
+    let mut config = config::render(spec, config_port, provider_url.as_deref());
+    if config.pointer("/logging/file").is_none() {
+        config::merge(
+            &mut config,
+            &serde_json::json!({"logging": {"file": dir.join("openclaw.log").display().to_string()}}),
+        );
+    }
+    let config_path = state.join("openclaw.json");
+    let text = serde_json::to_string_pretty(&config).map_err(|e| failed(service, e))?;
+    std::fs::write(&config_path, text)?;
+
+    let user = match &spec.user {
+        Some(name) => Some(unprivileged(service, name, &dir)?),
+        None => None,
+    };
+
+    let path = std::env::var("PATH").unwrap_or_default();
+    let path = install
+        .path_prefix
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(std::iter::once(path))
+        .collect::<Vec<_>>()
+        .join(":");
+    let mut env = vec![
+        ("HOME".to_string(), home.display().to_string()),
+        (
+            "OPENCLAW_STATE_DIR".to_string(),
+            state.display().to_string(),
+        ),
+        (
+            "OPENCLAW_CONFIG_PATH".to_string(),
+            config_path.display().to_string(),
+        ),
+        ("TMPDIR".to_string(), tmp.display().to_string()),
+        ("PATH".to_string(), path),
+        ("NO_COLOR".to_string(), "1".to_string()),
+        ("FORCE_COLOR".to_string(), "0".to_string()),
+    ];
+    if let (Some(cache), None) = (&install.compile_cache, &user)
+        && std::fs::create_dir_all(cache).is_ok()
+    {
+        env.push((
+            "NODE_COMPILE_CACHE".to_string(),
+            cache.display().to_string(),
+        ));
+    }
+    let cli = CliCommand {
+        command: install.command.clone(),
+        env: env.clone(),
+    };
+    if spec.port_from == PortSource::Env {
+        env.push(("OPENCLAW_GATEWAY_PORT".to_string(), port.to_string()));
+    }
+    for (key, value) in &spec.env {
+        env.push((key.clone(), value.replace("{port}", &port.to_string())));
+    }
+    let mut command = install.command.clone();
+    command.push("gateway".to_string());
+    if spec.port_from == PortSource::Flag {
+        command.extend(["--port".to_string(), port.to_string()]);
+    }
+    Ok(Gateway {
+        launch: Launch {
+            service: service.to_string(),
+            command,
+            env,
+            run_id: context.run_id.clone(),
+            dir,
+            user,
+        },
+        port,
+        cli,
+    })
+}
+
+/// Looks up `name` and hands it the instance's folder.
+fn unprivileged(
+    service: &str,
+    name: &str,
+    dir: &Path,
+) -> Result<(nix::unistd::Uid, nix::unistd::Gid), BackendError> {
+    let user = nix::unistd::User::from_name(name)
+        .map_err(|e| failed(service, format!("cannot look up user {name}: {e}")))?
+        .ok_or_else(|| failed(service, format!("no user named {name} on this machine")))?;
+    chown_tree(dir, user.uid.as_raw(), user.gid.as_raw())?;
+    Ok((user.uid, user.gid))
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    chown(path, Some(uid), Some(gid))?;
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}

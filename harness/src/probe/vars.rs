@@ -1,0 +1,66 @@
+//! Values a probe pattern can refer to, known only once the run is up: a service's port and
+//! pid, the squatter's pid. `{port:gateway}` in a log pattern becomes the gateway's port.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The placeholder syntax: `{port:NAME}`, `{pid:NAME}`, `{squatter_pid}`.
+pub fn placeholders() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r"\{(?:port|pid):[A-Za-z0-9_-]+\}|\{squatter_pid\}")
+            .unwrap_or_else(|_| unreachable_regex())
+    })
+}
+
+fn unreachable_regex() -> regex::Regex {
+    // The pattern above is a constant that compiles; this keeps the code free of unwrap.
+    regex::Regex::new("$^").unwrap_or_else(|_| std::process::abort())
+}
+
+/// The run's values, kept current by the runner.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Vars {
+    /// Sets `{key}` (e.g. `port:gateway`).
+    pub fn set(&self, key: impl Into<String>, value: impl ToString) {
+        if let Ok(mut v) = self.values.lock() {
+            v.insert(key.into(), value.to_string());
+        }
+    }
+
+    /// `pattern` with every known placeholder replaced (regex-escaped); unknown ones stay.
+    pub fn expand(&self, pattern: &str) -> String {
+        let Ok(values) = self.values.lock() else {
+            return pattern.to_string();
+        };
+        placeholders()
+            .replace_all(pattern, |caps: &regex::Captures<'_>| {
+                let whole = &caps[0];
+                let key = &whole[1..whole.len() - 1];
+                values
+                    .get(key)
+                    .map_or_else(|| whole.to_string(), |v| regex::escape(v))
+            })
+            .into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_placeholders_are_replaced() {
+        let vars = Vars::default();
+        vars.set("port:gateway", 18789);
+        vars.set("squatter_pid", 42);
+        assert_eq!(
+            vars.expand(r"Port {port:gateway} .* pid {squatter_pid}\b {pid:other}"),
+            r"Port 18789 .* pid 42\b {pid:other}"
+        );
+    }
+}
