@@ -285,7 +285,13 @@ fn print_outcome(outcome: &ScenarioOutcome) {
             .iter()
             .filter(|e| e.kind == "detect" && e.verdict == Verdict::Failed)
             .count();
-        eprintln!("      all {n} detect expectation(s) failed without the fault, as they must");
+        if n == 0 {
+            eprintln!(
+                "      no detect expectations to check (its invariants held without the fault)"
+            );
+        } else {
+            eprintln!("      all {n} detect expectation(s) failed without the fault, as they must");
+        }
     }
 }
 

@@ -123,7 +123,13 @@ pub async fn evaluate(
             max_count,
         } => match context.services.get(service) {
             Some(s) => {
-                let pattern = context.vars.expand(regex);
+                let pattern = match context.vars.expand(regex) {
+                    Ok(p) => p,
+                    Err(missing) => {
+                        let detail = format!("this run has no value for {missing} in /{regex}/");
+                        return observation(started, false, detail);
+                    }
+                };
                 let regex = match regex::Regex::new(&pattern) {
                     Ok(r) => r,
                     Err(e) => {

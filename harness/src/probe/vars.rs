@@ -32,20 +32,30 @@ impl Vars {
         }
     }
 
-    /// `pattern` with every known placeholder replaced (regex-escaped); unknown ones stay.
-    pub fn expand(&self, pattern: &str) -> String {
+    /// `pattern` with every placeholder replaced by its value (regex-escaped), or the first
+    /// placeholder this run has no value for (a control run has no squatter, for instance).
+    pub fn expand(&self, pattern: &str) -> Result<String, String> {
         let Ok(values) = self.values.lock() else {
-            return pattern.to_string();
+            return Ok(pattern.to_string());
         };
-        placeholders()
+        let mut missing = None;
+        let expanded = placeholders()
             .replace_all(pattern, |caps: &regex::Captures<'_>| {
                 let whole = &caps[0];
                 let key = &whole[1..whole.len() - 1];
-                values
-                    .get(key)
-                    .map_or_else(|| whole.to_string(), |v| regex::escape(v))
+                match values.get(key) {
+                    Some(v) => regex::escape(v),
+                    None => {
+                        missing.get_or_insert_with(|| whole.to_string());
+                        whole.to_string()
+                    }
+                }
             })
-            .into_owned()
+            .into_owned();
+        match missing {
+            Some(m) => Err(m),
+            None => Ok(expanded),
+        }
     }
 }
 
@@ -59,8 +69,12 @@ mod tests {
         vars.set("port:gateway", 18789);
         vars.set("squatter_pid", 42);
         assert_eq!(
-            vars.expand(r"Port {port:gateway} .* pid {squatter_pid}\b {pid:other}"),
-            r"Port 18789 .* pid 42\b {pid:other}"
+            vars.expand(r"Port {port:gateway} .* pid {squatter_pid}\b"),
+            Ok(r"Port 18789 .* pid 42\b".to_string())
+        );
+        assert_eq!(
+            vars.expand("pid {pid:other}"),
+            Err("{pid:other}".to_string())
         );
     }
 }
