@@ -150,7 +150,7 @@ fn unknown_fault_kind() {
         &text,
         line,
         8,
-        "unknown fault kind \"latenzy\"; expected one of: latency,",
+        "unknown fault kind \"latenzy\" in [[faults]]; expected one of: latency,",
     );
 }
 

@@ -50,10 +50,12 @@ impl History {
     }
 }
 
-/// A running poller; stops when dropped.
+/// A running poller; stops when dropped. It evaluates only while active, so a probe that
+/// drives real work (a whole gateway turn) runs only while some check needs it.
 pub struct Poller {
     /// Its observations.
     pub history: History,
+    active: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -69,15 +71,36 @@ impl Poller {
             .no_proxy()
             .build()
             .unwrap_or_default();
+        let (active, mut wanted) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
+                if wanted.wait_for(|on| *on).await.is_err() {
+                    return;
+                }
                 let observation = evaluate(&probe, &context, &http).await;
                 tracing::trace!(probe = %probe.name, holds = observation.holds, detail = %observation.detail);
                 sink.push(observation);
-                tokio::time::sleep(interval).await;
+                // Sleep the interval, but wake at once when a check starts needing the probe.
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = wanted.wait_for(|on| !*on) => {}
+                }
             }
         });
-        Self { history, task }
+        Self {
+            history,
+            active,
+            task,
+        }
+    }
+
+    /// Starts or pauses evaluations (an evaluation under way finishes either way).
+    pub fn set_active(&self, on: bool) {
+        self.active.send_if_modified(|current| {
+            let changed = *current != on;
+            *current = on;
+            changed
+        });
     }
 }
 

@@ -69,6 +69,7 @@ pub(crate) mod fixtures {
             passed: true,
             duration: Duration::from_millis(6100),
             steady_after: Some(Duration::from_millis(120)),
+            services: vec![],
             faults: vec![fault.clone()],
             expectations: vec![detect.clone()],
             error: None,

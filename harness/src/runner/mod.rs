@@ -9,7 +9,7 @@ pub mod topology;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
+pub use outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, ServiceStart, Verdict};
 
 use crate::backend::Backend;
 use crate::backend::process::ProcessBackend;
@@ -69,24 +69,39 @@ impl Runner {
             passed: false,
             duration: Duration::ZERO,
             steady_after: None,
+            services: Vec::new(),
             faults: Vec::new(),
             expectations: Vec::new(),
             error: None,
             control_defects: Vec::new(),
         };
 
+        let mut services = Vec::new();
         let start = Topology::start(
             scenario,
             self.backend.as_ref(),
             !options.control,
             |mut event| {
-                if let RunEvent::ServiceReady { after, .. } = &mut event {
+                if let RunEvent::ServiceReady {
+                    service,
+                    pid,
+                    after,
+                    ..
+                } = &mut event
+                {
                     *after = started.elapsed();
+                    services.push(ServiceStart {
+                        name: service.clone(),
+                        pid: *pid,
+                        ready_after: *after,
+                    });
                 }
                 observer.event(&scenario.name, &event);
             },
         );
-        let mut topology = match tokio::time::timeout_at(deadline.into(), start).await {
+        let started_topology = tokio::time::timeout_at(deadline.into(), start).await;
+        outcome.services = services;
+        let mut topology = match started_topology {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {
                 outcome.error = Some(format!("set-up failed: {e}"));

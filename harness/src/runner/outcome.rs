@@ -63,6 +63,18 @@ pub struct FaultOutcome {
     pub time_to_recover: Option<Duration>,
 }
 
+/// A service's start, as the run saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStart {
+    /// The service.
+    pub name: String,
+    /// Its pid, when it is a process.
+    pub pid: Option<u32>,
+    /// Time from the run's start to the service being ready.
+    #[serde(with = "ms")]
+    pub ready_after: Duration,
+}
+
 /// The result of one scenario run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioOutcome {
@@ -80,6 +92,8 @@ pub struct ScenarioOutcome {
     /// Time from start to steady state.
     #[serde(with = "opt_ms")]
     pub steady_after: Option<Duration>,
+    /// When each service was up and ready (the gateway's start time), in start order.
+    pub services: Vec<ServiceStart>,
     /// Per fault.
     pub faults: Vec<FaultOutcome>,
     /// Per expectation, in file order, then the steady-state checks.

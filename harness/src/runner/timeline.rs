@@ -121,6 +121,7 @@ impl<'s> Timeline<'s> {
         observer: &dyn Observer,
     ) -> Result<(), FaultError> {
         let name = &self.scenario.name;
+        self.activate_probes(true);
         let steady = self.wait_steady(Instant::now()).await;
         match steady {
             Ok(at) => {
@@ -143,7 +144,9 @@ impl<'s> Timeline<'s> {
         let t0 = self.steady_at.unwrap_or_else(Instant::now);
         loop {
             let now = Instant::now();
+            self.activate_probes(false);
             self.schedule(t0, now, topology, observer).await?;
+            self.activate_probes(false);
             self.judge(now, observer);
             let faults_done = self
                 .faults
@@ -164,9 +167,51 @@ impl<'s> Timeline<'s> {
                 self.heal(i, topology, observer).await?;
             }
         }
+        self.activate_probes(true);
         self.final_steady_check().await;
         self.judge_invariants(Instant::now());
         Ok(())
+    }
+
+    /// Polls exactly the probes some check needs now: invariants always, steady-state probes
+    /// while steady state is awaited, a fault's `after` probe until it is injected, and detect
+    /// and recover probes from their injection or heal until their verdict. Probes that drive
+    /// real work (a gateway turn) then do not pile onto each other or onto the fault.
+    fn activate_probes(&self, awaiting_steady: bool) {
+        let mut needed: std::collections::BTreeSet<&str> = self
+            .scenario
+            .probes
+            .values()
+            .filter(|p| p.always)
+            .map(|p| p.name.as_str())
+            .collect();
+        if awaiting_steady {
+            needed.extend(self.scenario.steady_state.probes.iter().map(String::as_str));
+        }
+        for f in &self.faults {
+            if f.injected.is_none()
+                && let Some(after) = &f.spec.start.after
+            {
+                needed.insert(after);
+            }
+        }
+        for e in &self.expectations {
+            let active = match &e.spec.kind {
+                ExpectKind::Invariant => true,
+                ExpectKind::Detect { fault, .. } => {
+                    e.verdict.is_none() && self.fault(fault).is_some_and(|f| f.injected.is_some())
+                }
+                ExpectKind::Recover { fault, .. } => {
+                    e.verdict.is_none() && self.fault(fault).is_some_and(|f| f.healed.is_some())
+                }
+            };
+            if active {
+                needed.insert(&e.spec.probe);
+            }
+        }
+        for (name, poller) in &self.pollers {
+            poller.set_active(needed.contains(name.as_str()));
+        }
     }
 
     async fn wait_steady(&self, from: Instant) -> Result<Instant, String> {

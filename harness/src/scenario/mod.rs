@@ -214,6 +214,9 @@ pub struct ProbeSpec {
     /// Pause between two evaluations, if not the run's `poll_interval` (e.g. for probes that
     /// drive a whole gateway turn each time).
     pub interval: Option<Duration>,
+    /// Poll it for the whole run, not only while a check needs it: for probes whose requests
+    /// are the traffic the scenario needs (turns that meet the fault).
+    pub always: bool,
 }
 
 /// How an HTTP request may fail, as a probe expects it.

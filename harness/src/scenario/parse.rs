@@ -264,6 +264,25 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
+/// Records an unknown `kind` and what it could have been.
+fn unknown_kind<T>(
+    source: &Source<'_>,
+    kind: &Sp<String>,
+    what: &str,
+    found: &str,
+    known: &[&str],
+    place: &str,
+) -> Option<T> {
+    source.problem(
+        kind.span.clone(),
+        format!(
+            "unknown {what} kind \"{found}\" in {place}; expected one of: {}",
+            known.join(", ")
+        ),
+    );
+    None
+}
+
 /// The keys a table has: used as the allowed keys when its `kind` is unknown, so the unknown
 /// kind is reported once instead of every key after it.
 fn present_keys<'v>(value: &'v toml::Spanned<DeValue<'_>>) -> Vec<&'v str> {
@@ -394,16 +413,7 @@ fn read_service(
                     .map_or(Duration::from_secs(30), |d| d.value),
             }
         }
-        other => {
-            source.problem(
-                kind.span.clone(),
-                format!(
-                    "unknown service kind \"{other}\" in {what}; expected one of: {}",
-                    SERVICE_KINDS.join(", ")
-                ),
-            );
-            return None;
-        }
+        other => return unknown_kind(source, &kind, "service", other, SERVICE_KINDS, &what),
     };
     Some(ServiceSpec {
         name: name.value.clone(),
@@ -517,6 +527,7 @@ fn read_probe(
         "http" => &[
             "kind",
             "interval",
+            "always",
             "family",
             "service",
             "link",
@@ -533,7 +544,7 @@ fn read_probe(
             "body_contains",
         ],
         "tcp" => &[
-            "kind", "service", "link", "timeout", "connects", "interval", "family",
+            "kind", "service", "link", "timeout", "connects", "interval", "always", "family",
         ],
         "log" => &[
             "kind",
@@ -542,8 +553,9 @@ fn read_probe(
             "min_count",
             "max_count",
             "interval",
+            "always",
         ],
-        "exited" => &["kind", "service", "code", "interval"],
+        "exited" => &["kind", "service", "code", "interval", "always"],
         "cli" => &[
             "kind",
             "service",
@@ -553,12 +565,14 @@ fn read_probe(
             "json",
             "output",
             "interval",
+            "always",
         ],
         "llm_journal" => &[
             "kind",
             "service",
             "outcome",
             "interval",
+            "always",
             "min_requests",
             "max_requests",
             "min_spacing",
@@ -699,21 +713,13 @@ fn read_probe(
                 output,
             }
         }
-        other => {
-            source.problem(
-                kind.span.clone(),
-                format!(
-                    "unknown probe kind \"{other}\" in {what}; expected one of: {}",
-                    PROBE_KINDS.join(", ")
-                ),
-            );
-            return None;
-        }
+        other => return unknown_kind(source, &kind, "probe", other, PROBE_KINDS, &what),
     };
     Some(ProbeSpec {
         name: name.value.clone(),
         kind,
         interval: t.duration("interval").map(|d| d.value),
+        always: t.boolean("always").unwrap_or(false),
     })
 }
 
@@ -827,15 +833,14 @@ fn read_fault(
     let name = t.req_string("name", "a name the expectations refer to");
     let kind = t.req_string("kind", "the fault kind")?;
     if !FAULT_KINDS.contains(&kind.value.as_str()) {
-        source.problem(
-            kind.span.clone(),
-            format!(
-                "unknown fault kind \"{}\"; expected one of: {}",
-                kind.value,
-                FAULT_KINDS.join(", ")
-            ),
+        return unknown_kind(
+            source,
+            &kind,
+            "fault",
+            &kind.value,
+            FAULT_KINDS,
+            "[[faults]]",
         );
-        return None;
     }
     let start = FaultStart {
         at: t.duration("at").map_or(Duration::ZERO, |d| d.value),
@@ -1082,11 +1087,8 @@ fn read_expectation(
         }
         "invariant" => (ExpectKind::Invariant, None),
         other => {
-            source.problem(
-                kind.span.clone(),
-                format!("unknown expectation kind \"{other}\"; expected one of: detect, recover, invariant"),
-            );
-            return None;
+            let kinds = ["detect", "recover", "invariant"];
+            return unknown_kind(source, &kind, "expectation", other, &kinds, "[[expect]]");
         }
     };
     let probe = probe?;
