@@ -45,6 +45,9 @@ enum Command {
         /// Keep each run's folder (service logs) under $TMPDIR/clawchaos.
         #[arg(long)]
         keep: bool,
+        /// Runs at once (each OpenClaw gateway takes a core while it starts and ~1 GB).
+        #[arg(long, short = 'j', default_value_t = 1)]
+        jobs: usize,
     },
     /// Validates scenario files without starting anything.
     Validate {
@@ -112,6 +115,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             filter,
             report_dir,
             keep,
+            jobs,
         } => {
             let Some(scenarios) = load_all(&paths, filter.as_deref())? else {
                 return Ok(ExitCode::from(2));
@@ -121,7 +125,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 (false, true) => &[false, true],
                 (false, false) => &[false],
             };
-            run(&scenarios, modes, report_dir, keep).await
+            run(&scenarios, modes, report_dir, keep, jobs).await
         }
         Command::Validate { paths } => {
             let Some(scenarios) = load_all(&paths, None)? else {
@@ -218,35 +222,44 @@ async fn run(
     modes: &[bool],
     report_dir: Option<PathBuf>,
     keep: bool,
+    jobs: usize,
 ) -> anyhow::Result<ExitCode> {
+    use futures_util::StreamExt;
+
     let runner = Runner::default();
-    let progress = Progress;
-    let total = scenarios.len() * modes.len();
-    let mut outcomes: Vec<ScenarioOutcome> = Vec::new();
-    for scenario in scenarios {
-        for &control in modes {
+    let progress = Progress { tagged: jobs > 1 };
+    let runs: Vec<(&Scenario, bool)> = scenarios
+        .iter()
+        .flat_map(|s| modes.iter().map(move |&control| (s, control)))
+        .collect();
+    let total = runs.len();
+    let (runner, progress) = (&runner, &progress);
+    let all = futures_util::stream::iter(runs.into_iter().enumerate())
+        .map(|(i, (scenario, control))| async move {
             let options = RunOptions {
                 control,
                 keep_run_dir: keep,
             };
             eprintln!(
                 "[{}/{total}] {}{}",
-                outcomes.len() + 1,
+                i + 1,
                 scenario.name,
                 if control { " (control run)" } else { "" }
             );
-            let outcome = tokio::select! {
-                outcome = runner.run(scenario, &options, &progress) => outcome,
-                _ = clawchaos_service_kit::shutdown_signal() => {
-                    // Leaving the select dropped the run: its services and folder are gone.
-                    eprintln!("interrupted: everything this run started has been stopped");
-                    return Ok(ExitCode::from(130));
-                }
-            };
+            let outcome = runner.run(scenario, &options, progress).await;
             print_outcome(&outcome);
-            outcomes.push(outcome);
+            outcome
+        })
+        .buffered(jobs.max(1))
+        .collect::<Vec<ScenarioOutcome>>();
+    let outcomes = tokio::select! {
+        outcomes = all => outcomes,
+        _ = clawchaos_service_kit::shutdown_signal() => {
+            // Leaving the select dropped every run: their services and folders are gone.
+            eprintln!("interrupted: everything the runs started has been stopped");
+            return Ok(ExitCode::from(130));
         }
-    }
+    };
     let dir = report_dir.unwrap_or_else(default_report_dir);
     let written = report::write_reports(&outcomes, &dir)
         .with_context(|| format!("writing reports to {}", dir.display()))?;
@@ -295,11 +308,13 @@ fn print_outcome(outcome: &ScenarioOutcome) {
     }
 }
 
-/// Prints progress lines to stderr.
-struct Progress;
+/// Prints progress lines to stderr; tagged with the scenario when runs go in parallel.
+struct Progress {
+    tagged: bool,
+}
 
 impl Observer for Progress {
-    fn event(&self, _scenario: &str, event: &RunEvent) {
+    fn event(&self, scenario: &str, event: &RunEvent) {
         let line = match event {
             RunEvent::Started { .. } => return,
             RunEvent::RunFolder { path } => format!("run folder {}", path.display()),
@@ -334,7 +349,11 @@ impl Observer for Progress {
             } => format!("{} {name}: {detail}", if *passed { "ok  " } else { "FAIL" }),
             RunEvent::TearingDown => "tearing down".to_string(),
         };
-        eprintln!("    {line}");
+        if self.tagged {
+            eprintln!("    [{scenario}] {line}");
+        } else {
+            eprintln!("    {line}");
+        }
     }
 }
 
