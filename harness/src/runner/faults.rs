@@ -148,17 +148,10 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
             model,
             times,
             fault: kind,
-        } => {
-            let client = topology
-                .probe_context
-                .mock_llms
-                .get(service)
-                .ok_or_else(|| failed(fault, "inject", format!("{service} is not a mock LLM")))?;
-            client
-                .set_behavior(&behavior_for(kind, model.as_deref(), *times))
-                .await
-                .map_err(|e| failed(fault, "inject", e))
-        }
+        } => mock_llm(fault, "inject", topology, service)?
+            .set_behavior(&behavior_for(kind, model.as_deref(), *times))
+            .await
+            .map_err(|e| failed(fault, "inject", e)),
         FaultAction::Process {
             service,
             fault: kind,
@@ -204,17 +197,10 @@ pub async fn heal(
             };
             result.map_err(|e| failed(fault, "heal", e))
         }
-        FaultAction::Llm { service, .. } => {
-            let client = topology
-                .probe_context
-                .mock_llms
-                .get(service)
-                .ok_or_else(|| failed(fault, "heal", format!("{service} is not a mock LLM")))?;
-            client
-                .reset_behavior()
-                .await
-                .map_err(|e| failed(fault, "heal", e))
-        }
+        FaultAction::Llm { service, .. } => mock_llm(fault, "heal", topology, service)?
+            .reset_behavior()
+            .await
+            .map_err(|e| failed(fault, "heal", e)),
         FaultAction::Process {
             service,
             fault: kind,
@@ -254,6 +240,19 @@ pub async fn heal(
             Ok(())
         }
     }
+}
+
+fn mock_llm<'t>(
+    fault: &FaultSpec,
+    operation: &'static str,
+    topology: &'t Topology,
+    service: &str,
+) -> Result<&'t crate::clients::mock_llm::MockLlmClient, FaultError> {
+    topology
+        .probe_context
+        .mock_llms
+        .get(service)
+        .ok_or_else(|| failed(fault, operation, format!("{service} is not a mock LLM")))
 }
 
 fn proxy_name(fault: &FaultSpec, topology: &Topology, link: &str) -> Result<String, FaultError> {

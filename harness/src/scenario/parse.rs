@@ -211,33 +211,15 @@ fn read_scenario(
     for value in top.array_of_tables("expect") {
         if let Some((e, probe, fault)) = read_expectation(source, value) {
             probe_refs.push(probe);
-            if let Some(fault) = fault
-                && !fault_spans.contains_key(&fault.value)
-            {
-                source.problem(
-                    fault.span.clone(),
-                    format!(
-                        "no fault named \"{}\"; faults in this scenario: {}",
-                        fault.value,
-                        list(fault_spans.keys())
-                    ),
-                );
+            if let Some(fault) = fault {
+                require(source, "fault", &fault, &fault_spans);
             }
             expectations.push(e);
         }
     }
 
     for r in &probe_refs {
-        if !probes.contains_key(&r.value) {
-            source.problem(
-                r.span.clone(),
-                format!(
-                    "no probe named \"{}\"; probes in this scenario: {}",
-                    r.value,
-                    list(probes.keys())
-                ),
-            );
-        }
+        require(source, "probe", r, &probes);
     }
 
     Some(Scenario {
@@ -298,36 +280,38 @@ struct Refs<'a> {
     links: &'a BTreeMap<String, LinkSpec>,
 }
 
-fn require_service(
+/// Whether `name` is one of `known` (things of kind `what`); records a problem naming the
+/// ones there are if not.
+fn require<V>(
     source: &Source<'_>,
+    what: &str,
     name: &Sp<String>,
-    services: &BTreeMap<String, ServiceSpec>,
+    known: &BTreeMap<String, V>,
 ) -> bool {
-    if services.contains_key(&name.value) {
+    if known.contains_key(&name.value) {
         return true;
     }
     source.problem(
         name.span.clone(),
         format!(
-            "no service named \"{}\"; services in this scenario: {}",
+            "no {what} named \"{}\"; {what}s in this scenario: {}",
             name.value,
-            list(services.keys())
+            list(known.keys())
         ),
     );
     false
 }
 
+fn require_service(
+    source: &Source<'_>,
+    name: &Sp<String>,
+    services: &BTreeMap<String, ServiceSpec>,
+) -> bool {
+    require(source, "service", name, services)
+}
+
 fn require_link(source: &Source<'_>, name: &Sp<String>, links: &BTreeMap<String, LinkSpec>) {
-    if !links.contains_key(&name.value) {
-        source.problem(
-            name.span.clone(),
-            format!(
-                "no link named \"{}\"; links in this scenario: {}",
-                name.value,
-                list(links.keys())
-            ),
-        );
-    }
+    require(source, "link", name, links);
 }
 
 fn read_settings(top: &Table<'_, '_, '_>) -> Settings {
