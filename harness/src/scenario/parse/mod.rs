@@ -1,0 +1,378 @@
+//! TOML to [`Scenario`]: structure, values and cross references, every problem recorded.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+use super::reader::{Source, Sp, Table};
+use super::*;
+
+mod expectations;
+mod faults;
+mod probes;
+mod services;
+
+use expectations::read_expectation;
+use faults::read_fault;
+use probes::read_probe;
+use services::read_service;
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "settings",
+    "services",
+    "links",
+    "probes",
+    "steady_state",
+    "faults",
+    "expect",
+];
+
+/// Parses and validates `text` (read from `file`).
+pub(super) fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let source = Source::new(file, text);
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            source.problem(span, format!("not valid TOML: {}", e.message().trim()));
+            return Err(ScenarioError::Invalid(source.into_problems()));
+        }
+    };
+    let scenario = read_scenario(&source, file, doc.get_ref(), doc.span());
+    let problems = source.into_problems();
+    match scenario {
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(ScenarioError::Invalid(problems)),
+    }
+}
+
+fn read_scenario(
+    source: &Source<'_>,
+    file: &Path,
+    doc: &DeTable<'_>,
+    span: std::ops::Range<usize>,
+) -> Option<Scenario> {
+    let top = source.table_of(doc, span.start..span.start, "the scenario", TOP_KEYS);
+    let name = top.string("name").map(|s| s.value).unwrap_or_else(|| {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".to_string())
+    });
+    let description = top
+        .string("description")
+        .map(|s| s.value)
+        .unwrap_or_default();
+    let seed = top.integer("seed", 0..=i64::MAX).unwrap_or(0) as u64;
+    let settings = read_settings(&top);
+
+    let mut services = BTreeMap::new();
+    for (name, value) in top.entries("services") {
+        if let Some(spec) = read_service(source, &name, value) {
+            services.insert(name.value.clone(), spec);
+        }
+    }
+
+    let mut links = BTreeMap::new();
+    for (name, value) in top.entries("links") {
+        let Some(t) = source.table(value, &format!("[links.{}]", name.value), &["to"]) else {
+            continue;
+        };
+        if let Some(to) = t.req_string("to", "the service this proxy forwards to") {
+            require_service(source, &to, &services);
+            links.insert(
+                name.value.clone(),
+                LinkSpec {
+                    name: name.value.clone(),
+                    to: to.value,
+                },
+            );
+        }
+    }
+
+    // A gateway's provider must be a mock LLM, reached directly or through a link to one.
+    for (name, value) in top.entries("services") {
+        let Some(provider) = value
+            .get_ref()
+            .as_table()
+            .and_then(|t| t.get("provider"))
+            .and_then(|p| p.get_ref().as_table())
+        else {
+            continue;
+        };
+        let target = match (provider.get("link"), provider.get("service")) {
+            (Some(l), _) => l
+                .get_ref()
+                .as_str()
+                .map(|v| (Sp::new(v.to_string(), l.span()), true)),
+            (None, Some(s)) => s
+                .get_ref()
+                .as_str()
+                .map(|v| (Sp::new(v.to_string(), s.span()), false)),
+            _ => None,
+        };
+        let Some((target, is_link)) = target else {
+            continue;
+        };
+        let service = if is_link {
+            require_link(source, &target, &links);
+            links.get(&target.value).map(|l| l.to.clone())
+        } else if require_service(source, &target, &services) {
+            Some(target.value.clone())
+        } else {
+            None
+        };
+        if let Some(service) = service
+            && !matches!(
+                services.get(&service).map(|s| &s.kind),
+                Some(ServiceKind::MockLlm { .. })
+            )
+        {
+            source.problem(
+                target.span.clone(),
+                format!(
+                    "the provider of {} must be a mock_llm service (or a link to one)",
+                    name.value
+                ),
+            );
+        }
+    }
+
+    let refs = Refs {
+        services: &services,
+        links: &links,
+    };
+    let mut probes = BTreeMap::new();
+    let mut probe_refs = Vec::new();
+    for (name, value) in top.entries("probes") {
+        if let Some(p) = read_probe(source, &name, value, &refs) {
+            probes.insert(name.value.clone(), p);
+        }
+    }
+
+    // Readiness probes named by process services must exist.
+    for (_, value) in top.entries("services") {
+        if let Some(ready) = value.get_ref().as_table().and_then(|t| t.get("ready"))
+            && let Some(name) = ready.get_ref().as_str()
+        {
+            probe_refs.push(Sp::new(name.to_string(), ready.span()));
+        }
+    }
+
+    let steady_state = match top.table("steady_state", &["probes", "within"]) {
+        Some(t) => {
+            let names = t.strings("probes").unwrap_or_default();
+            probe_refs.extend(names.iter().cloned());
+            SteadyState {
+                probes: names.into_iter().map(|s| s.value).collect(),
+                within: t
+                    .duration("within")
+                    .map_or(Duration::from_secs(30), |d| d.value),
+            }
+        }
+        None => SteadyState {
+            probes: Vec::new(),
+            within: Duration::from_secs(30),
+        },
+    };
+
+    let mut faults: Vec<FaultSpec> = Vec::new();
+    let mut fault_spans: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
+    for value in top.array_of_tables("faults") {
+        // A fault with problems of its own still defines its name, so expectations that
+        // refer to it do not add a second, misleading problem.
+        let declared = value
+            .get_ref()
+            .as_table()
+            .and_then(|t| t.get("name"))
+            .and_then(|n| n.get_ref().as_str().map(|s| (s.to_string(), n.span())));
+        let parsed = read_fault(source, value, &refs);
+        if parsed.is_none() {
+            if let Some((name, span)) = declared {
+                fault_spans.entry(name).or_insert(span);
+            }
+            continue;
+        }
+        if let Some((fault, name_span, after)) = parsed {
+            if let Some(first) = fault_spans.get(&fault.name) {
+                let first = source.position(first.clone());
+                source.problem(
+                    name_span,
+                    format!(
+                        "fault name \"{}\" is used twice (first at {first}); names must be unique",
+                        fault.name
+                    ),
+                );
+                continue;
+            }
+            if let Some(after) = after {
+                probe_refs.push(after);
+            }
+            fault_spans.insert(fault.name.clone(), name_span);
+            faults.push(fault);
+        }
+    }
+
+    let mut expectations = Vec::new();
+    for value in top.array_of_tables("expect") {
+        if let Some((e, probe, fault)) = read_expectation(source, value) {
+            probe_refs.push(probe);
+            if let Some(fault) = fault {
+                require(source, "fault", &fault, &fault_spans);
+            }
+            expectations.push(e);
+        }
+    }
+
+    for r in &probe_refs {
+        require(source, "probe", r, &probes);
+    }
+
+    Some(Scenario {
+        name,
+        description,
+        source: file.to_path_buf(),
+        seed,
+        settings,
+        services,
+        links,
+        probes,
+        steady_state,
+        faults,
+        expectations,
+    })
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Records an unknown `kind` and what it could have been.
+fn unknown_kind<T>(
+    source: &Source<'_>,
+    kind: &Sp<String>,
+    what: &str,
+    found: &str,
+    known: &[&str],
+    place: &str,
+) -> Option<T> {
+    source.problem(
+        kind.span.clone(),
+        format!(
+            "unknown {what} kind \"{found}\" in {place}; expected one of: {}",
+            known.join(", ")
+        ),
+    );
+    None
+}
+
+/// The keys a table has: used as the allowed keys when its `kind` is unknown, so the unknown
+/// kind is reported once instead of every key after it.
+fn present_keys<'v>(value: &'v toml::Spanned<DeValue<'_>>) -> Vec<&'v str> {
+    value
+        .get_ref()
+        .as_table()
+        .map(|t| t.keys().map(|k| k.get_ref().as_ref()).collect())
+        .unwrap_or_default()
+}
+
+struct Refs<'a> {
+    services: &'a BTreeMap<String, ServiceSpec>,
+    links: &'a BTreeMap<String, LinkSpec>,
+}
+
+/// Whether `name` is one of `known` (things of kind `what`); records a problem naming the
+/// ones there are if not.
+fn require<V>(
+    source: &Source<'_>,
+    what: &str,
+    name: &Sp<String>,
+    known: &BTreeMap<String, V>,
+) -> bool {
+    if known.contains_key(&name.value) {
+        return true;
+    }
+    source.problem(
+        name.span.clone(),
+        format!(
+            "no {what} named \"{}\"; {what}s in this scenario: {}",
+            name.value,
+            list(known.keys())
+        ),
+    );
+    false
+}
+
+fn require_service(
+    source: &Source<'_>,
+    name: &Sp<String>,
+    services: &BTreeMap<String, ServiceSpec>,
+) -> bool {
+    require(source, "service", name, services)
+}
+
+fn require_link(source: &Source<'_>, name: &Sp<String>, links: &BTreeMap<String, LinkSpec>) {
+    require(source, "link", name, links);
+}
+
+fn read_settings(top: &Table<'_, '_, '_>) -> Settings {
+    let mut settings = Settings::default();
+    if let Some(t) = top.table("settings", &["poll_interval", "timeout"]) {
+        if let Some(d) = t.duration("poll_interval") {
+            settings.poll_interval = d.value;
+        }
+        if let Some(d) = t.duration("timeout") {
+            settings.timeout = d.value;
+        }
+    }
+    settings
+}
+
+/// A TOML value as JSON (config overrides, JSON checks).
+fn to_json(source: &Source<'_>, value: &toml::Spanned<DeValue<'_>>) -> Option<serde_json::Value> {
+    let v = match value.get_ref() {
+        DeValue::String(s) => serde_json::Value::String(s.to_string()),
+        DeValue::Boolean(b) => serde_json::Value::Bool(*b),
+        DeValue::Integer(i) => i
+            .as_str()
+            .replace('_', "")
+            .parse::<i64>()
+            .ok()
+            .map(serde_json::Value::from)?,
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .map(serde_json::Value::from)?,
+        DeValue::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|item| to_json(source, item))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        DeValue::Table(table) => serde_json::Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| Some((k.get_ref().to_string(), to_json(source, v)?)))
+                .collect::<Option<serde_json::Map<_, _>>>()?,
+        ),
+        DeValue::Datetime(_) => {
+            source.problem(
+                value.span(),
+                "dates and times have no JSON form; write a string",
+            );
+            return None;
+        }
+    };
+    Some(v)
+}

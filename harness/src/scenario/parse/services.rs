@@ -1,0 +1,141 @@
+//! `[services.NAME]`: the kinds of service and their settings.
+
+use std::time::Duration;
+
+use toml::de::DeValue;
+
+use super::*;
+
+pub(super) const SERVICE_KINDS: &[&str] = &["mock_llm", "openclaw", "process"];
+
+pub(super) const OPENCLAW_KEYS: &[&str] = &[
+    "kind",
+    "provider",
+    "models",
+    "fallbacks",
+    "timeout_seconds",
+    "bind",
+    "token",
+    "api_key",
+    "allowed_origins",
+    "port",
+    "port_from",
+    "user",
+    "env",
+    "ready_within",
+    "wait_ready",
+    "config",
+];
+
+pub(super) fn read_service(
+    source: &Source<'_>,
+    name: &Sp<String>,
+    value: &toml::Spanned<DeValue<'_>>,
+) -> Option<ServiceSpec> {
+    let what = format!("[services.{}]", name.value);
+    let raw = value.get_ref().as_table();
+    let kind = raw
+        .and_then(|t| t.get("kind"))
+        .and_then(|v| v.get_ref().as_str())
+        .unwrap_or("");
+    let allowed: &[&str] = match kind {
+        "mock_llm" => &["kind", "models", "reply"],
+        "process" => &["kind", "command", "env", "ready", "ready_within"],
+        "openclaw" => OPENCLAW_KEYS,
+        _ => &present_keys(value),
+    };
+    let t = source.table(value, &what, allowed)?;
+    let kind = t.req_string("kind", "one of: mock_llm, process")?;
+    let kind = match kind.value.as_str() {
+        "mock_llm" => ServiceKind::MockLlm {
+            models: t
+                .strings("models")
+                .map(|v| v.into_iter().map(|s| s.value).collect())
+                .unwrap_or_else(|| vec!["mock-model".to_string()]),
+            reply: t
+                .string("reply")
+                .map_or_else(|| "pong".to_string(), |s| s.value),
+        },
+        "openclaw" => ServiceKind::OpenClaw(Box::new(read_openclaw(&t))),
+        "process" => {
+            let command = t.strings("command");
+            match &command {
+                None if !t.has("command") => t.missing("command", "program and arguments"),
+                Some(c) if c.is_empty() => source.problem(
+                    t.raw("command").map_or(t.span(), |v| v.span()),
+                    format!("`command` in {what} must name a program"),
+                ),
+                _ => {}
+            }
+            ServiceKind::Process {
+                command: command?.into_iter().map(|s| s.value).collect(),
+                env: t.string_map("env"),
+                ready: t.string("ready").map(|s| s.value),
+                ready_within: t
+                    .duration("ready_within")
+                    .map_or(Duration::from_secs(30), |d| d.value),
+            }
+        }
+        other => return unknown_kind(source, &kind, "service", other, SERVICE_KINDS, &what),
+    };
+    Some(ServiceSpec {
+        name: name.value.clone(),
+        kind,
+    })
+}
+
+pub(super) fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
+    let defaults = OpenClawSpec::default();
+    let strings = |key: &str| {
+        t.strings(key)
+            .map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>())
+    };
+    let provider = t.table("provider", &["link", "service"]).and_then(|p| {
+        match (p.string("link"), p.string("service")) {
+            (Some(l), None) => Some(Target::Link(l.value)),
+            (None, Some(s)) => Some(Target::Service(s.value)),
+            _ => {
+                t.source().problem(
+                    p.span(),
+                    "`provider` names the mock LLM as { link = \"NAME\" } or { service = \"NAME\" }",
+                );
+                None
+            }
+        }
+    });
+    let config = t
+        .raw("config")
+        .and_then(|v| to_json(t.source(), v))
+        .unwrap_or(defaults.config.clone());
+    if !config.is_object() {
+        t.source().problem(
+            t.raw("config").map_or(t.span(), |v| v.span()),
+            "`config` must be a table of OpenClaw config overrides",
+        );
+    }
+    OpenClawSpec {
+        provider,
+        models: strings("models").unwrap_or(defaults.models),
+        fallbacks: strings("fallbacks").unwrap_or_default(),
+        timeout_seconds: t.integer("timeout_seconds", 1..=86_400).map(|n| n as u64),
+        bind: t
+            .choice("bind", &["loopback", "lan", "tailnet", "auto", "custom"])
+            .map_or(defaults.bind, |s| s.value),
+        token: t.string("token").map_or(defaults.token, |s| s.value),
+        api_key: t.string("api_key").map_or(defaults.api_key, |s| s.value),
+        allowed_origins: strings("allowed_origins").unwrap_or_default(),
+        port: t.integer("port", 1..=65_535).map(|n| n as u16),
+        port_from: match t.choice("port_from", &["flag", "env", "config"]) {
+            Some(s) if s.value == "env" => PortSource::Env,
+            Some(s) if s.value == "config" => PortSource::Config,
+            _ => PortSource::Flag,
+        },
+        user: t.string("user").map(|s| s.value),
+        env: t.string_map("env"),
+        ready_within: t
+            .duration("ready_within")
+            .map_or(defaults.ready_within, |d| d.value),
+        wait_ready: t.boolean("wait_ready").unwrap_or(true),
+        config,
+    }
+}
