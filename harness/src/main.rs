@@ -322,17 +322,22 @@ impl Observer for Progress {
                 service,
                 addr,
                 pid,
+                version,
                 after,
-            } => match pid {
-                Some(pid) => format!(
-                    "service {service} ready on {addr} (pid {pid}) at {}",
+            } => {
+                let how = match pid {
+                    Some(pid) => format!("pid {pid}"),
+                    None => "in-process".to_string(),
+                };
+                let version = version
+                    .as_deref()
+                    .map(|v| format!(", {v}"))
+                    .unwrap_or_default();
+                format!(
+                    "service {service} ready on {addr} ({how}{version}) at {}",
                     secs(*after)
-                ),
-                None => format!(
-                    "service {service} ready on {addr} (in-process) at {}",
-                    secs(*after)
-                ),
-            },
+                )
+            }
             RunEvent::SteadyState { after } => format!("steady state at {}", secs(*after)),
             RunEvent::FaultInjected { fault, real } => {
                 if *real {

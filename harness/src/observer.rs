@@ -23,6 +23,8 @@ pub enum RunEvent {
         addr: std::net::SocketAddr,
         /// Its pid, when it is a process.
         pid: Option<u32>,
+        /// The software and version it runs, when known.
+        version: Option<String>,
         /// Time since the run began.
         after: Duration,
     },

@@ -393,3 +393,83 @@ fn a_log_pattern_with_placeholders_is_checked_for_syntax() {
         found[0]
     );
 }
+
+const DASHBOARD: &str = r#"
+name = "dash"
+
+[services.gateway]
+kind = "openclaw"
+token = "secret-token"
+allowed_origins = ["http://dashboard.test"]
+
+[probes.accepted]
+kind = "gateway_connect"
+service = "gateway"
+origin = "http://dashboard.test"
+outcome = "accepted"
+
+[[faults]]
+name = "allowlist"
+kind = "openclaw_config"
+service = "gateway"
+set = { gateway = { controlUi = { allowedOrigins = ["https://other.test"] } } }
+at = "1s"
+"#;
+
+#[test]
+fn a_gateway_connect_probe_takes_the_gateway_s_token_and_a_config_fault_its_patch() {
+    let scenario = parse_str(Path::new("dash.toml"), DASHBOARD).expect("valid");
+    let probe = scenario.probes.get("accepted").expect("probe");
+    match &probe.kind {
+        clawchaos::scenario::ProbeKind::GatewayConnect {
+            token,
+            origin,
+            client,
+            ..
+        } => {
+            assert_eq!(token, "secret-token");
+            assert_eq!(origin.as_deref(), Some("http://dashboard.test"));
+            assert_eq!(client.0, "openclaw-control-ui");
+        }
+        other => panic!("not a gateway_connect probe: {other:?}"),
+    }
+    match &scenario.faults[0].action {
+        FaultAction::OpenClawConfig { service, patch } => {
+            assert_eq!(service, "gateway");
+            assert_eq!(
+                patch["gateway"]["controlUi"]["allowedOrigins"][0],
+                "https://other.test"
+            );
+        }
+        other => panic!("not a config fault: {other:?}"),
+    }
+}
+
+#[test]
+fn a_gateway_connect_probe_needs_an_outcome_and_a_refusal_pattern_only_when_refused() {
+    let text = DASHBOARD.replace("outcome = \"accepted\"", "outcome = \"maybe\"");
+    one_problem(&text, 13, 11, "expected one of: accepted, refused");
+    let text = DASHBOARD.replace(
+        "outcome = \"accepted\"",
+        "outcome = \"accepted\"\nerror = \"origin\"",
+    );
+    one_problem(&text, 14, 9, "refusal");
+}
+
+#[test]
+fn a_config_fault_needs_an_openclaw_service_and_a_table() {
+    let text = DASHBOARD.replace(
+        "[[faults]]",
+        "[services.llm]\nkind = \"mock_llm\"\n\n[[faults]]",
+    );
+    let text = text.replace(
+        "kind = \"openclaw_config\"\nservice = \"gateway\"",
+        "kind = \"openclaw_config\"\nservice = \"llm\"",
+    );
+    one_problem(&text, 21, 11, "needs an openclaw service");
+    let text = DASHBOARD.replace(
+        "set = { gateway = { controlUi = { allowedOrigins = [\"https://other.test\"] } } }",
+        "set = 3",
+    );
+    one_problem(&text, 19, 7, "table");
+}

@@ -149,6 +149,14 @@ pub trait Service: Send + Sync {
     fn cli(&self) -> Option<CliCommand> {
         None
     }
+    /// The version of the software it runs, when the backend knows it.
+    fn version(&self) -> Option<String> {
+        None
+    }
+    /// The config file it reads at run time and reloads on change, if it has one.
+    fn config_file(&self) -> Option<PathBuf> {
+        None
+    }
     /// Delivers a signal to the service (its whole process group).
     fn signal(&self, signal: Signal) -> Result<(), BackendError>;
     /// Starts it again after it ended, on the same address.

@@ -72,8 +72,10 @@ impl Backend for ProcessBackend {
                 }
                 ServiceKind::OpenClaw(oc) => {
                     let gateway = crate::openclaw::prepare(&spec.name, oc, context)?;
-                    let service =
+                    let mut service =
                         ProcessService::spawn(gateway.launch, gateway.port, Some(gateway.cli))?;
+                    service.config_file = Some(gateway.config_path);
+                    service.version = Some(format!("OpenClaw {}", gateway.version));
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
             }
@@ -191,6 +193,8 @@ pub(crate) struct Launch {
 pub struct ProcessService {
     launch: Launch,
     cli: Option<CliCommand>,
+    config_file: Option<PathBuf>,
+    version: Option<String>,
     addr: SocketAddr,
     logs: LogBuffer,
     pid: u32,
@@ -206,6 +210,8 @@ impl ProcessService {
         Ok(Self {
             launch,
             cli,
+            config_file: None,
+            version: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             logs,
             pid,
@@ -364,6 +370,14 @@ impl Service for ProcessService {
 
     fn cli(&self) -> Option<CliCommand> {
         self.cli.clone()
+    }
+
+    fn config_file(&self) -> Option<PathBuf> {
+        self.config_file.clone()
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version.clone()
     }
 
     fn signal(&self, sig: Signal) -> Result<(), BackendError> {

@@ -21,6 +21,31 @@ pub struct OpenClawInstall {
     pub origin: String,
 }
 
+/// The version of the OpenClaw found could not be read, or is not the one asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    /// `openclaw --version` failed or printed no version.
+    #[error("cannot read the version of OpenClaw ({origin}): {why}")]
+    Unreadable {
+        /// Where the install was found.
+        origin: String,
+        /// What happened.
+        why: String,
+    },
+    /// `CLAWCHAOS_OPENCLAW_VERSION` names another version.
+    #[error(
+        "OpenClaw ({origin}) is version {found}, but CLAWCHAOS_OPENCLAW_VERSION asks for {wanted}"
+    )]
+    Mismatch {
+        /// Where the install was found.
+        origin: String,
+        /// What it reports.
+        found: String,
+        /// What was asked for.
+        wanted: String,
+    },
+}
+
 /// OpenClaw could not be found.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -74,6 +99,95 @@ impl OpenClawInstall {
     }
 }
 
+impl OpenClawInstall {
+    /// The version this install reports (`openclaw --version`, read once per command), checked
+    /// against `CLAWCHAOS_OPENCLAW_VERSION` when that is set. Another version than the pinned
+    /// one is allowed (a user's own install) and logged.
+    pub fn checked_version(&self) -> Result<String, VersionError> {
+        static SEEN: std::sync::Mutex<Vec<(Vec<String>, String)>> =
+            std::sync::Mutex::new(Vec::new());
+        let cached = SEEN.lock().ok().and_then(|seen| {
+            seen.iter()
+                .find(|(command, _)| *command == self.command)
+                .map(|(_, version)| version.clone())
+        });
+        let version = match cached {
+            Some(v) => v,
+            None => {
+                let v = self.read_version()?;
+                if v != PINNED_OPENCLAW {
+                    tracing::warn!(
+                        "OpenClaw ({}) is version {v}; the scenarios are measured against {PINNED_OPENCLAW}",
+                        self.origin
+                    );
+                }
+                if let Ok(mut seen) = SEEN.lock() {
+                    seen.push((self.command.clone(), v.clone()));
+                }
+                v
+            }
+        };
+        match std::env::var("CLAWCHAOS_OPENCLAW_VERSION") {
+            Ok(wanted) if !wanted.trim().is_empty() && wanted.trim() != version => {
+                Err(VersionError::Mismatch {
+                    origin: self.origin.clone(),
+                    found: version,
+                    wanted: wanted.trim().to_string(),
+                })
+            }
+            _ => Ok(version),
+        }
+    }
+
+    fn read_version(&self) -> Result<String, VersionError> {
+        let unreadable = |why: String| VersionError::Unreadable {
+            origin: self.origin.clone(),
+            why,
+        };
+        let (program, args) = self
+            .command
+            .split_first()
+            .ok_or_else(|| unreadable("the command is empty".to_string()))?;
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path = self
+            .path_prefix
+            .iter()
+            .map(|p| p.display().to_string())
+            .chain(std::iter::once(path))
+            .collect::<Vec<_>>()
+            .join(":");
+        let output = std::process::Command::new(program)
+            .args(args)
+            .arg("--version")
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| unreadable(format!("{program}: {e}")))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        parse_version(&text).ok_or_else(|| {
+            unreadable(format!(
+                "`--version` printed {:?} ({})",
+                text.trim(),
+                output.status
+            ))
+        })
+    }
+}
+
+/// The first `YYYY.M.D`-like version in `text` ("OpenClaw 2026.9.6 (eb377ac)").
+fn parse_version(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            parts.len() >= 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(str::to_string)
+}
+
 /// The cache folder `scripts/provision-openclaw` installs into by default.
 pub fn default_cache() -> PathBuf {
     if let Some(cache) = std::env::var_os("CLAWCHAOS_CACHE") {
@@ -96,6 +210,16 @@ fn default_home() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_is_read_from_openclaw_s_banner() {
+        assert_eq!(
+            parse_version("OpenClaw 2026.9.6 (eb377ac)\n").as_deref(),
+            Some("2026.9.6")
+        );
+        assert_eq!(parse_version("openclaw: command not found"), None);
+        assert_eq!(parse_version("v1.2 beta"), None);
+    }
 
     #[test]
     fn an_incomplete_install_is_not_used() {

@@ -22,6 +22,10 @@ pub(crate) struct Gateway {
     pub port: u16,
     /// The `openclaw` CLI pointed at this instance.
     pub cli: CliCommand,
+    /// The config file it watches (hot reload).
+    pub config_path: std::path::PathBuf,
+    /// The version it reports.
+    pub version: String,
 }
 
 fn failed(service: &str, message: impl ToString) -> BackendError {
@@ -38,6 +42,7 @@ pub(crate) fn prepare(
     context: &StartContext,
 ) -> Result<Gateway, BackendError> {
     let install = OpenClawInstall::locate().map_err(|e| failed(service, e))?;
+    let version = install.checked_version().map_err(|e| failed(service, e))?;
     let dir = context.run_dir.join(service);
     let (home, state, tmp) = (dir.join("home"), dir.join("state"), dir.join("tmp"));
     for d in [&dir, &home, &state, &tmp] {
@@ -140,6 +145,8 @@ pub(crate) fn prepare(
         },
         port,
         cli,
+        config_path,
+        version,
     })
 }
 

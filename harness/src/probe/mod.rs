@@ -6,6 +6,7 @@
 //! fault from one that was already in flight.
 
 mod cli;
+mod gateway_connect;
 mod http;
 mod journal;
 pub mod poller;
@@ -158,6 +159,7 @@ pub async fn evaluate(
             Some(client) => journal::evaluate(client, check, context).await,
             None => (false, format!("{service} is not a running mock LLM")),
         },
+        ProbeKind::GatewayConnect { .. } => gateway_connect::evaluate(&probe.kind, context).await,
         ProbeKind::Cli { service, .. } => match context.services.get(service).and_then(|s| s.cli) {
             Some(cli) => cli::evaluate(&probe.kind, &cli).await,
             None => (false, format!("{service} has no command-line tool")),

@@ -168,9 +168,34 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
                 .signal(signal)
                 .map_err(|e| failed(fault, "inject", e))
         }
+        FaultAction::OpenClawConfig { service, patch } => {
+            let path = topology
+                .services
+                .get(service)
+                .and_then(|s| s.config_file())
+                .ok_or_else(|| failed(fault, "inject", format!("{service} has no config file")))?;
+            let original = std::fs::read(&path).map_err(|e| failed(fault, "inject", e))?;
+            let mut config: serde_json::Value =
+                serde_json::from_slice(&original).map_err(|e| failed(fault, "inject", e))?;
+            crate::openclaw::config::merge(&mut config, patch);
+            let text =
+                serde_json::to_vec_pretty(&config).map_err(|e| failed(fault, "inject", e))?;
+            topology
+                .saved_configs
+                .insert(fault.name.clone(), (path.clone(), original));
+            replace_file(&path, &text).map_err(|e| failed(fault, "inject", e))
+        }
         // In place before the topology started (see `Topology::start`).
         FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. } => Ok(()),
     }
+}
+
+/// Replaces `path`'s content at once (a watcher never reads half a file).
+fn replace_file(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".clawchaos-new");
+    std::fs::write(&staging, content)?;
+    std::fs::rename(&staging, path)
 }
 
 /// Heals `fault`: removes the toxic, re-enables the link, resets the mock, or resumes or
@@ -182,6 +207,12 @@ pub async fn heal(
     backend: &dyn Backend,
 ) -> Result<(), FaultError> {
     match &fault.action {
+        FaultAction::OpenClawConfig { .. } => match topology.saved_configs.remove(&fault.name) {
+            Some((path, original)) => {
+                replace_file(&path, &original).map_err(|e| failed(fault, "heal", e))
+            }
+            None => Ok(()),
+        },
         FaultAction::PrivilegedPort { service } => topology
             .restart_on_new_port(scenario, backend, service)
             .await

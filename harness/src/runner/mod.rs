@@ -86,6 +86,7 @@ impl Runner {
                     service,
                     pid,
                     after,
+                    version,
                     ..
                 } = &mut event
                 {
@@ -94,6 +95,7 @@ impl Runner {
                         name: service.clone(),
                         pid: *pid,
                         ready_after: *after,
+                        version: version.clone(),
                     });
                 }
                 observer.event(&scenario.name, &event);

@@ -73,6 +73,9 @@ pub struct ServiceStart {
     /// Time from the run's start to the service being ready.
     #[serde(with = "ms")]
     pub ready_after: Duration,
+    /// The software and version it runs, when known (e.g. "OpenClaw 2026.9.6").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The result of one scenario run.

@@ -57,6 +57,8 @@ pub struct Topology {
     start_order: Vec<String>,
     /// Port squatters by fault name, until their fault is healed.
     pub squatters: BTreeMap<String, ProcessService>,
+    /// Config files as they were before a config fault changed them, by fault name.
+    pub saved_configs: BTreeMap<String, (std::path::PathBuf, Vec<u8>)>,
     /// When each before-start fault was put in place.
     pub injected_before_start: BTreeMap<String, Instant>,
     fixed_ports: BTreeMap<String, u16>,
@@ -88,6 +90,7 @@ impl Topology {
             proxy_prefix: None,
             start_order: Vec::new(),
             squatters: BTreeMap::new(),
+            saved_configs: BTreeMap::new(),
             injected_before_start: BTreeMap::new(),
             fixed_ports: BTreeMap::new(),
             fixed_config_ports: BTreeMap::new(),
@@ -282,6 +285,7 @@ impl Topology {
                 service: spec.name.clone(),
                 addr: service.addr(),
                 pid: service.pid(),
+                version: service.version(),
                 after: Duration::ZERO,
             });
         }

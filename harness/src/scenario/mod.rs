@@ -312,6 +312,29 @@ pub enum ProbeKind {
         /// The conditions on the journal.
         check: JournalCheck,
     },
+    /// OpenClaw's WebSocket handshake as a browser client makes it: `Origin` header, the
+    /// server's `connect.challenge`, a `connect` request signed with a device identity and
+    /// carrying the gateway token; then the gateway's answer.
+    GatewayConnect {
+        /// Where it connects.
+        target: Target,
+        /// Which loopback address: 127.0.0.1 (default) or ::1, on the target's port.
+        family: Family,
+        /// The WebSocket path.
+        path: String,
+        /// The `Origin` header, if any.
+        origin: Option<String>,
+        /// The gateway token sent in `connect`.
+        token: String,
+        /// `client.id` and `client.mode` in `connect` (default: the Control UI's).
+        client: (String, String),
+        /// The outcome required.
+        outcome: ConnectOutcome,
+        /// A pattern the refusal's message (or close reason) must match.
+        error: Option<regex::Regex>,
+        /// Time allowed for the whole handshake.
+        timeout: Duration,
+    },
     /// The service's own command-line tool (for OpenClaw: `openclaw ARGS`), pointed at the
     /// running instance.
     Cli {
@@ -339,6 +362,7 @@ impl ProbeKind {
             ProbeKind::Log { .. } => "log",
             ProbeKind::Exited { .. } => "exited",
             ProbeKind::LlmJournal { .. } => "llm_journal",
+            ProbeKind::GatewayConnect { .. } => "gateway_connect",
             ProbeKind::Cli { .. } => "cli",
         }
     }
@@ -359,6 +383,15 @@ pub struct HttpCheck {
     pub json: Option<(String, serde_json::Value)>,
     /// A substring the body must contain.
     pub body_contains: Option<String>,
+}
+
+/// How a gateway WebSocket handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectOutcome {
+    /// `hello-ok`.
+    Accepted,
+    /// An error answer to `connect`, or the socket closed before any answer.
+    Refused,
 }
 
 /// Conditions on the mock LLM's request journal.
@@ -566,6 +599,14 @@ pub enum FaultAction {
         /// it, since the service never needed it.
         config_port: bool,
     },
+    /// A change to the gateway's config file, which it hot-reloads (e.g. an allowed-origins
+    /// list that no longer names the dashboard's origin); the heal writes the original back.
+    OpenClawConfig {
+        /// The openclaw service.
+        service: String,
+        /// Merged into the config (tables key by key, anything else replaces).
+        patch: serde_json::Value,
+    },
     /// The service is given a privileged port (below 1024) to listen on, and runs as an
     /// unprivileged user (its `user`); the heal moves it to a port above 1024 and starts it
     /// again.
@@ -607,6 +648,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "pause",
     "squat_port",
     "privileged_port",
+    "openclaw_config",
 ];
 
 /// One fault on the timeline.

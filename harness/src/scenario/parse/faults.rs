@@ -35,6 +35,7 @@ pub(super) fn fault_keys(kind: &str) -> &'static [&'static str] {
         "kill" | "pause" => &["service"],
         "squat_port" => &["service", "family", "port"],
         "privileged_port" => &["service"],
+        "openclaw_config" => &["service", "set"],
         _ => &[],
     }
 }
@@ -138,6 +139,38 @@ pub(super) fn read_fault_action(
             service: service.value,
             family,
             config_port,
+        });
+    }
+    if kind == "openclaw_config" {
+        let service = t.req_string("service", "the openclaw service whose config changes")?;
+        if !require_service(source, &service, refs.services) {
+            return None;
+        }
+        if !matches!(
+            refs.services.get(&service.value).map(|s| &s.kind),
+            Some(ServiceKind::OpenClaw(_))
+        ) {
+            source.problem(
+                service.span.clone(),
+                format!(
+                    "`openclaw_config` needs an openclaw service; \"{}\" is not one",
+                    service.value
+                ),
+            );
+            return None;
+        }
+        let Some(set) = t.raw("set") else {
+            t.missing("set", "a table merged into the gateway's config, e.g. { gateway = { controlUi = { allowedOrigins = [\"https://other.test\"] } } }");
+            return None;
+        };
+        let patch = to_json(source, set)?;
+        if !patch.is_object() {
+            source.problem(set.span(), "`set` must be a table of config keys");
+            return None;
+        }
+        return Some(FaultAction::OpenClawConfig {
+            service: service.value,
+            patch,
         });
     }
     if kind.starts_with("llm_") || kind == "kill" || kind == "pause" {

@@ -6,7 +6,15 @@ use toml::de::DeValue;
 
 use super::*;
 
-pub(super) const PROBE_KINDS: &[&str] = &["http", "tcp", "log", "exited", "llm_journal", "cli"];
+pub(super) const PROBE_KINDS: &[&str] = &[
+    "http",
+    "tcp",
+    "log",
+    "exited",
+    "llm_journal",
+    "cli",
+    "gateway_connect",
+];
 
 pub(super) fn read_family(t: &Table<'_, '_, '_>) -> Family {
     match t.choice("family", &["ipv4", "ipv6"]) {
@@ -85,6 +93,22 @@ pub(super) fn read_probe(
             "always",
         ],
         "exited" => &["kind", "service", "code", "interval", "always"],
+        "gateway_connect" => &[
+            "kind",
+            "service",
+            "link",
+            "family",
+            "path",
+            "origin",
+            "token",
+            "client_id",
+            "client_mode",
+            "outcome",
+            "error",
+            "timeout",
+            "interval",
+            "always",
+        ],
         "cli" => &[
             "kind",
             "service",
@@ -242,6 +266,7 @@ pub(super) fn read_probe(
                 output,
             }
         }
+        "gateway_connect" => read_gateway_connect(&t, refs)?,
         other => return unknown_kind(source, &kind, "probe", other, PROBE_KINDS, &what),
     };
     Some(ProbeSpec {
@@ -268,4 +293,77 @@ pub(super) fn read_json_check(t: &Table<'_, '_, '_>) -> Option<(String, serde_js
         return None;
     };
     Some((pointer.value, to_json(source, equals)?))
+}
+
+/// `kind = "gateway_connect"`: the token defaults to the one the gateway behind the target
+/// is configured with.
+fn read_gateway_connect(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<ProbeKind> {
+    let source = t.source();
+    let target = read_target(t, refs);
+    let service = match &target {
+        Some(Target::Service(s)) => refs.services.get(s),
+        Some(Target::Link(l)) => refs.links.get(l).and_then(|l| refs.services.get(&l.to)),
+        None => None,
+    };
+    let configured_token = match service.map(|s| &s.kind) {
+        Some(ServiceKind::OpenClaw(oc)) => Some(oc.token.clone()),
+        _ => None,
+    };
+    let token = match (t.string("token"), configured_token) {
+        (Some(token), _) => Some(token.value),
+        (None, Some(token)) => Some(token),
+        (None, None) if target.is_some() => {
+            t.missing(
+                "token",
+                "the gateway token (it defaults to the openclaw service's own)",
+            );
+            None
+        }
+        (None, None) => None,
+    };
+    let outcome = t.choice("outcome", &["accepted", "refused"]);
+    if outcome.is_none() && !t.has("outcome") {
+        t.missing("outcome", "\"accepted\" or \"refused\"");
+    }
+    let error = t
+        .string("error")
+        .and_then(|p| match regex::Regex::new(&p.value) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                source.problem(p.span, format!("`error` does not compile: {e}"));
+                None
+            }
+        });
+    let outcome = match outcome?.value.as_str() {
+        "accepted" => ConnectOutcome::Accepted,
+        _ => ConnectOutcome::Refused,
+    };
+    if outcome == ConnectOutcome::Accepted
+        && let Some(raw) = t.raw("error")
+    {
+        source.problem(
+            raw.span(),
+            "`error` describes a refusal; it makes no sense with outcome = \"accepted\"",
+        );
+    }
+    Some(ProbeKind::GatewayConnect {
+        target: target?,
+        family: read_family(t),
+        path: t
+            .string("path")
+            .map_or_else(|| "/".to_string(), |s| s.value),
+        origin: t.string("origin").map(|s| s.value),
+        token: token?,
+        client: (
+            t.string("client_id")
+                .map_or_else(|| "openclaw-control-ui".to_string(), |s| s.value),
+            t.string("client_mode")
+                .map_or_else(|| "ui".to_string(), |s| s.value),
+        ),
+        outcome,
+        error,
+        timeout: t
+            .duration("timeout")
+            .map_or(Duration::from_secs(5), |d| d.value),
+    })
 }
