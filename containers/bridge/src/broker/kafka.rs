@@ -1,0 +1,350 @@
+//! Kafka (and Kafka-protocol brokers such as Tansu): consume `openclaw.tasks` in group
+//! `claw-bridge`, produce results to `openclaw.results`, commit a task's offset only after its
+//! result's delivery is confirmed.
+//!
+//! Messages are handled one at a time, so offsets are committed in order. librdkafka
+//! reconnects on its own (250 ms doubling to 5 s); its errors feed the broker link's health,
+//! and a metadata probe every few seconds notices when the broker is back.
+
+use super::BrokerError;
+use crate::backoff::Backoff;
+use crate::classify::{ErrorClass, classify_broker};
+use crate::config::Messaging;
+use crate::health::{Health, Link, LinkState};
+use crate::pipeline::{Acknowledge, Pipeline, Publish};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The consumer group.
+pub const GROUP_ID: &str = "claw-bridge";
+/// Partitions for topics the bridge creates (when they do not exist yet).
+const DEFAULT_PARTITIONS: i32 = 3;
+/// How often the broker is probed for metadata.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Classifies a Kafka client error.
+pub fn kafka_error(e: &KafkaError) -> BrokerError {
+    use RDKafkaErrorCode as C;
+    let text = e.to_string();
+    let class = match e.rdkafka_error_code() {
+        Some(
+            C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::BrokerNotAvailable,
+        ) => ErrorClass::Unreachable,
+        Some(
+            C::Authentication
+            | C::SaslAuthenticationFailed
+            | C::TopicAuthorizationFailed
+            | C::GroupAuthorizationFailed
+            | C::ClusterAuthorizationFailed,
+        ) => ErrorClass::AuthFailed,
+        Some(C::MessageTimedOut | C::RequestTimedOut | C::OperationTimedOut) => ErrorClass::Stalled,
+        Some(C::PolicyViolation | C::ThrottlingQuotaExceeded) => ErrorClass::RateLimited,
+        _ => classify_broker(None, &text),
+    };
+    BrokerError::new(class, text)
+}
+
+/// Routes librdkafka's errors and logs into the bridge's health and tracing.
+struct BridgeContext {
+    health: Health,
+}
+
+impl ClientContext for BridgeContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let message = self.health.redactor().scrub(message);
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", facility = fac, "{message}");
+            }
+            _ => tracing::debug!(target: "librdkafka", facility = fac, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let e = kafka_error(&error);
+        if e.class == ErrorClass::Unreachable {
+            self.health.count_reconnect();
+        }
+        self.health.down(
+            Link::Broker,
+            e.class,
+            &format!("{}: {}", e.message, self.health.redactor().scrub(reason)),
+        );
+    }
+}
+
+impl ConsumerContext for BridgeContext {
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &TopicPartitionList,
+    ) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "offset commit failed; the task may be redelivered (and skipped as a duplicate)");
+        }
+    }
+}
+
+fn base_config(messaging: &Messaging) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &messaging.url)
+        .set("client.id", "claw-bridge")
+        .set("reconnect.backoff.ms", "250")
+        .set("reconnect.backoff.max.ms", "5000")
+        .set("socket.connection.setup.timeout.ms", "10000");
+    if let Some(sasl) = &messaging.sasl {
+        c.set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", &sasl.mechanism)
+            .set("sasl.username", &sasl.username)
+            .set("sasl.password", sasl.password.expose());
+    }
+    c
+}
+
+/// Runs the Kafka side until `stop` turns true.
+pub async fn run(
+    messaging: Messaging,
+    pipeline: Arc<Pipeline>,
+    health: Health,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), KafkaError> {
+    let timeout_ms = messaging.publish_timeout.as_millis().to_string();
+    let consumer: Arc<StreamConsumer<BridgeContext>> = Arc::new(
+        base_config(&messaging)
+            .set("group.id", GROUP_ID)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("session.timeout.ms", "6000")
+            .set("auto.offset.reset", "earliest")
+            .create_with_context(BridgeContext {
+                health: health.clone(),
+            })?,
+    );
+    let producer: FutureProducer<BridgeContext> = base_config(&messaging)
+        .set("acks", "all")
+        .set("message.timeout.ms", &timeout_ms)
+        .create_with_context(BridgeContext {
+            health: health.clone(),
+        })?;
+    create_topics(&messaging).await;
+    consumer.subscribe(&[messaging.tasks.as_str()])?;
+    tracing::info!(tasks = %messaging.tasks, results = %messaging.results, group = GROUP_ID, "consuming from Kafka");
+
+    let probe = tokio::spawn(probe_loop(
+        Arc::clone(&consumer),
+        messaging.tasks.clone(),
+        health.clone(),
+        stop.clone(),
+    ));
+    let sink = KafkaSink {
+        producer,
+        topic: messaging.results.clone(),
+        timeout: messaging.publish_timeout,
+    };
+    let mut backoff = Backoff::default();
+    loop {
+        let message = tokio::select! {
+            _ = crate::stop::stopped(&mut stop) => break,
+            m = consumer.recv() => m,
+        };
+        let (topic, partition, offset, payload) = match message {
+            Ok(m) => (
+                m.topic().to_owned(),
+                m.partition(),
+                m.offset(),
+                m.payload().unwrap_or_default().to_vec(),
+            ),
+            Err(e) => {
+                let e = kafka_error(&e);
+                health.down(Link::Broker, e.class, &e.message);
+                let delay = backoff.next_delay();
+                tokio::select! {
+                    _ = crate::stop::stopped(&mut stop) => break,
+                    _ = tokio::time::sleep(delay) => continue,
+                }
+            }
+        };
+        // Hold the message until its result is confirmed; retry (with backoff) on broker errors.
+        loop {
+            let ack = KafkaAck {
+                consumer: &consumer,
+                topic: &topic,
+                partition,
+                offset,
+            };
+            match pipeline.handle(&payload, ack, &sink).await {
+                Ok(_) => {
+                    backoff.reset();
+                    if health.state(Link::Broker) != LinkState::Up {
+                        health.up(Link::Broker);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    health.down(Link::Broker, e.class, &e.message);
+                    let delay = backoff.next_delay();
+                    tokio::select! {
+                        _ = crate::stop::stopped(&mut stop) => {
+                            probe.abort();
+                            return Ok(());
+                        }
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+    probe.abort();
+    consumer.unsubscribe();
+    Ok(())
+}
+
+/// Creates the task and result topics if missing (Tansu does not auto-create); best effort.
+async fn create_topics(messaging: &Messaging) {
+    let admin: AdminClient<DefaultClientContext> = match base_config(messaging).create() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create a Kafka admin client; topics must exist");
+            return;
+        }
+    };
+    let topics = [
+        NewTopic::new(
+            &messaging.tasks,
+            DEFAULT_PARTITIONS,
+            TopicReplication::Fixed(1),
+        ),
+        NewTopic::new(
+            &messaging.results,
+            DEFAULT_PARTITIONS,
+            TopicReplication::Fixed(1),
+        ),
+    ];
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+    match tokio::time::timeout(Duration::from_secs(10), admin.create_topics(&topics, &opts)).await {
+        Ok(Ok(results)) => {
+            for r in results {
+                match r {
+                    Ok(name) => tracing::info!(topic = %name, "topic created"),
+                    Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                        tracing::debug!(topic = %name, "topic exists");
+                    }
+                    Err((name, code)) => {
+                        tracing::warn!(topic = %name, error = %code, "cannot create topic")
+                    }
+                }
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot create topics; they must exist"),
+        Err(_) => tracing::warn!("topic creation timed out; topics must exist"),
+    }
+}
+
+/// Asks the broker for the task topic's metadata every few seconds: up when it answers.
+async fn probe_loop(
+    consumer: Arc<StreamConsumer<BridgeContext>>,
+    topic: String,
+    health: Health,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let c = Arc::clone(&consumer);
+        let t = topic.clone();
+        let probe = tokio::task::spawn_blocking(move || {
+            c.client()
+                .fetch_metadata(Some(&t), Timeout::After(PROBE_EVERY))
+                .map(|_| ())
+        })
+        .await;
+        match probe {
+            Ok(Ok(())) => {
+                if health.state(Link::Broker) == LinkState::Down {
+                    health.up(Link::Broker);
+                }
+            }
+            Ok(Err(e)) => {
+                let e = kafka_error(&e);
+                health.down(Link::Broker, e.class, &e.message);
+            }
+            Err(_) => return,
+        }
+        tokio::select! {
+            _ = crate::stop::stopped(&mut stop) => return,
+            _ = tokio::time::sleep(PROBE_EVERY) => {}
+        }
+    }
+}
+
+/// Commits one message's offset (the next offset to read).
+struct KafkaAck<'a> {
+    consumer: &'a StreamConsumer<BridgeContext>,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
+impl Acknowledge for KafkaAck<'_> {
+    async fn ack(&mut self) -> Result<(), BrokerError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(self.topic, self.partition, Offset::Offset(self.offset + 1))
+            .map_err(|e| kafka_error(&e))?;
+        self.consumer
+            .commit(&tpl, CommitMode::Async)
+            .map_err(|e| kafka_error(&e))
+    }
+}
+
+/// Produces results and waits for their delivery reports.
+struct KafkaSink {
+    producer: FutureProducer<BridgeContext>,
+    topic: String,
+    timeout: Duration,
+}
+
+impl Publish for KafkaSink {
+    async fn publish(&self, id: &str, body: Vec<u8>) -> Result<(), BrokerError> {
+        let record = FutureRecord::to(&self.topic).key(id).payload(&body);
+        self.producer
+            .send(record, Timeout::After(self.timeout))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| kafka_error(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_errors_map_to_classes() {
+        let e = kafka_error(&KafkaError::Global(RDKafkaErrorCode::AllBrokersDown));
+        assert_eq!(e.class, ErrorClass::Unreachable);
+        let e = kafka_error(&KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageTimedOut,
+        ));
+        assert_eq!(e.class, ErrorClass::Stalled);
+        let e = kafka_error(&KafkaError::Global(
+            RDKafkaErrorCode::SaslAuthenticationFailed,
+        ));
+        assert_eq!(e.class, ErrorClass::AuthFailed);
+        let e = kafka_error(&KafkaError::MetadataFetch(
+            RDKafkaErrorCode::OperationTimedOut,
+        ));
+        assert_eq!(e.class, ErrorClass::Stalled);
+    }
+}
