@@ -71,10 +71,13 @@
 //! mock LLM APIs), [`report`] (summary table, JSON, JUnit) and [`observer`] (progress events).
 
 pub mod backend;
+pub mod bridge;
 pub mod clients;
+pub mod ledger;
 pub mod observer;
 pub mod openclaw;
 pub mod probe;
+pub mod rabbitmq;
 pub mod report;
 pub mod runner;
 pub mod scenario;

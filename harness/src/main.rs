@@ -89,7 +89,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    clawchaos_service_kit::init_tracing_with_default("warn");
+    // lapin logs every broken connection of the ledger as an error; the ledger reconnects and
+    // reports what matters itself.
+    clawchaos_service_kit::init_tracing_with_default("warn,lapin=off");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -473,3 +473,14 @@ fn a_config_fault_needs_an_openclaw_service_and_a_table() {
     );
     one_problem(&text, 19, 7, "table");
 }
+
+#[test]
+fn a_ledger_probe_needs_a_ledger_and_the_ledger_a_rabbitmq_broker() {
+    let text = VALID.replace(
+        "[steady_state]",
+        "[probes.flowing]\nkind = \"ledger\"\nresults_within = \"5s\"\n\n[steady_state]",
+    );
+    one_problem(&text, 16, 9, "has no [ledger]");
+    let text = format!("{text}\n[ledger]\nbroker = \"llm\"\n");
+    one_problem(&text, 38, 10, "is not a rabbitmq service");
+}

@@ -4,6 +4,7 @@
 //! [`process::ProcessBackend`] (local processes and in-process tasks) implements them today, and
 //! a containers backend will implement them without the runner or the scenario files changing.
 
+mod embedded;
 pub mod logs;
 pub mod process;
 pub mod rundir;
@@ -135,6 +136,10 @@ pub trait Service: Send + Sync {
     fn name(&self) -> &str;
     /// Where clients reach it (always loopback for this backend).
     fn addr(&self) -> SocketAddr;
+    /// Where its control API listens, when that is not `addr` (the token service's).
+    fn control_addr(&self) -> Option<SocketAddr> {
+        None
+    }
     /// Its captured output.
     fn logs(&self) -> LogBuffer;
     /// Its pid, when it is a process.

@@ -4,6 +4,7 @@
 //! takes them along; the group is killed when the [`ProcessService`] is dropped, whatever the
 //! reason (success, failure, panic, Ctrl-C).
 
+use super::embedded::{EmbeddedMockLlm, EmbeddedTokenService};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -42,6 +43,34 @@ impl Backend for ProcessBackend {
             match &spec.kind {
                 ServiceKind::MockLlm { models, reply } => {
                     let service = EmbeddedMockLlm::start(&spec.name, models, reply).await?;
+                    Ok(Box::new(service) as Box<dyn Service>)
+                }
+                ServiceKind::TokenService {
+                    algorithm,
+                    ttl,
+                    clock_offset_secs,
+                } => {
+                    let service = EmbeddedTokenService::start(
+                        &spec.name,
+                        algorithm,
+                        *ttl,
+                        *clock_offset_secs,
+                        context.run_dir.join(&spec.name),
+                    )
+                    .await?;
+                    Ok(Box::new(service) as Box<dyn Service>)
+                }
+                ServiceKind::RabbitMq { tokens } => {
+                    let node = crate::rabbitmq::prepare(&spec.name, tokens.as_deref(), context)?;
+                    let mut service =
+                        ProcessService::spawn(node.launch, node.port, Some(node.ctl))?;
+                    service.version = Some("RabbitMQ".to_string());
+                    Ok(Box::new(service) as Box<dyn Service>)
+                }
+                ServiceKind::Bridge(bridge) => {
+                    let prepared =
+                        crate::bridge::prepare(spec, bridge, bridge.clock_skew, context)?;
+                    let service = ProcessService::spawn(prepared.launch, prepared.port, None)?;
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
                 ServiceKind::Process { command, env, .. } => {
@@ -429,84 +458,6 @@ impl Drop for ProcessService {
     fn drop(&mut self) {
         // The guaranteed path (panic, Ctrl-C, early return): no waiting, just the group gone.
         let _ = self.kill_group(signal::Signal::SIGKILL);
-    }
-}
-
-/// The mock LLM running as a task inside the harness.
-struct EmbeddedMockLlm {
-    name: String,
-    server: Option<clawchaos_mock_llm::MockLlm>,
-    addr: SocketAddr,
-    logs: LogBuffer,
-    exit: ExitWatch,
-}
-
-impl EmbeddedMockLlm {
-    async fn start(name: &str, models: &[String], reply: &str) -> Result<Self, BackendError> {
-        let config = clawchaos_mock_llm::MockLlmConfig {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            models: models.to_vec(),
-            reply: reply.to_string(),
-        };
-        let server = clawchaos_mock_llm::MockLlm::start(config)
-            .await
-            .map_err(|e| BackendError::Embedded {
-                service: name.to_string(),
-                message: e.to_string(),
-            })?;
-        Ok(Self {
-            name: name.to_string(),
-            addr: server.addr(),
-            server: Some(server),
-            logs: LogBuffer::new(),
-            exit: ExitWatch::default(),
-        })
-    }
-}
-
-impl Service for EmbeddedMockLlm {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn logs(&self) -> LogBuffer {
-        self.logs.clone()
-    }
-
-    fn pid(&self) -> Option<u32> {
-        None
-    }
-
-    fn exit_watch(&self) -> ExitWatch {
-        self.exit.clone()
-    }
-
-    fn signal(&self, _signal: Signal) -> Result<(), BackendError> {
-        Err(BackendError::Unsupported {
-            service: self.name.clone(),
-            operation: "signals (it runs inside the harness)",
-        })
-    }
-
-    fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {
-        Box::pin(async move {
-            Err(BackendError::Unsupported {
-                service: self.name.clone(),
-                operation: "restart (it runs inside the harness)",
-            })
-        })
-    }
-
-    fn stop(&mut self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if let Some(server) = self.server.take() {
-                server.shutdown().await;
-            }
-        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Typed HTTP clients for the services the harness controls.
 
 pub mod mock_llm;
+pub mod token_service;
 pub mod toxiproxy;
 
 /// A client call that failed: transport, an unexpected status, or an unreadable body.

@@ -77,6 +77,8 @@ pub struct ProbeContext {
     pub mock_llms: BTreeMap<String, MockLlmClient>,
     /// Values patterns can refer to (ports, pids).
     pub vars: vars::Vars,
+    /// The task ledger, when the scenario has one.
+    pub ledger: Option<crate::ledger::Ledger>,
     /// Wall-clock (unix ms) of the latest injection or heal, for `since_last_event`.
     pub last_event_unix_ms: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -158,6 +160,10 @@ pub async fn evaluate(
         ProbeKind::LlmJournal { service, check } => match context.mock_llms.get(service) {
             Some(client) => journal::evaluate(client, check, context).await,
             None => (false, format!("{service} is not a running mock LLM")),
+        },
+        ProbeKind::Ledger { check } => match &context.ledger {
+            Some(ledger) => ledger.check(check),
+            None => (false, "the scenario has no [ledger]".to_string()),
         },
         ProbeKind::GatewayConnect { .. } => gateway_connect::evaluate(&probe.kind, context).await,
         ProbeKind::Cli { service, .. } => match context.services.get(service).and_then(|s| s.cli) {

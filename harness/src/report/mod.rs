@@ -74,6 +74,7 @@ pub(crate) mod fixtures {
             expectations: vec![detect.clone()],
             error: None,
             control_defects: vec![],
+            ledger: None,
         };
         let control = ScenarioOutcome {
             control: true,
@@ -85,6 +86,7 @@ pub(crate) mod fixtures {
                 ..fault
             }],
             control_defects: vec!["control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault <&>".into()],
+            ledger: None,
             ..pass.clone()
         };
         vec![pass, control]

@@ -168,6 +168,23 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
                 .signal(signal)
                 .map_err(|e| failed(fault, "inject", e))
         }
+        FaultAction::Tokens {
+            service,
+            fault: kind,
+        } => super::messaging::inject_tokens(topology, service, *kind)
+            .await
+            .map_err(|e| failed(fault, "inject", e)),
+        FaultAction::ClockSkew {
+            service,
+            offset_secs,
+        } => super::messaging::set_clock(topology, service, *offset_secs)
+            .map_err(|e| failed(fault, "inject", e)),
+        FaultAction::Broker {
+            service,
+            fault: kind,
+        } => super::messaging::inject_broker(topology, service, *kind)
+            .await
+            .map_err(|e| failed(fault, "inject", e)),
         FaultAction::OpenClawConfig { service, patch } => {
             let path = topology
                 .services
@@ -207,6 +224,18 @@ pub async fn heal(
     backend: &dyn Backend,
 ) -> Result<(), FaultError> {
     match &fault.action {
+        FaultAction::Tokens { service, .. } => super::messaging::heal_tokens(topology, service)
+            .await
+            .map_err(|e| failed(fault, "heal", e)),
+        FaultAction::ClockSkew { service, .. } => {
+            super::messaging::set_clock(topology, service, 0).map_err(|e| failed(fault, "heal", e))
+        }
+        FaultAction::Broker {
+            service,
+            fault: kind,
+        } => super::messaging::heal_broker(topology, service, *kind)
+            .await
+            .map_err(|e| failed(fault, "heal", e)),
         FaultAction::OpenClawConfig { .. } => match topology.saved_configs.remove(&fault.name) {
             Some((path, original)) => {
                 replace_file(&path, &original).map_err(|e| failed(fault, "heal", e))

@@ -2,6 +2,7 @@
 //! every expectation with time-to-detect and time-to-recover, and tears everything down.
 
 pub mod faults;
+mod messaging;
 pub mod outcome;
 mod timeline;
 pub mod topology;
@@ -74,6 +75,7 @@ impl Runner {
             expectations: Vec::new(),
             error: None,
             control_defects: Vec::new(),
+            ledger: None,
         };
 
         let mut services = Vec::new();

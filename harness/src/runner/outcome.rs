@@ -105,6 +105,9 @@ pub struct ScenarioOutcome {
     pub error: Option<String>,
     /// In a control run: the detect expectations that passed without their fault.
     pub control_defects: Vec<String>,
+    /// The task ledger's final counts, when the scenario has a ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<crate::ledger::Counts>,
 }
 
 impl ScenarioOutcome {

@@ -40,6 +40,8 @@ pub(super) struct Timeline<'s> {
     faults: Vec<FaultState<'s>>,
     expectations: Vec<ExpectState<'s>>,
     final_steady: Option<ExpectationOutcome>,
+    ledger_outcomes: Vec<ExpectationOutcome>,
+    ledger_counts: Option<crate::ledger::Counts>,
 }
 
 impl<'s> Timeline<'s> {
@@ -99,6 +101,8 @@ impl<'s> Timeline<'s> {
                 })
                 .collect(),
             final_steady: None,
+            ledger_outcomes: Vec::new(),
+            ledger_counts: None,
         }
     }
 
@@ -170,7 +174,70 @@ impl<'s> Timeline<'s> {
         self.activate_probes(true);
         self.final_steady_check().await;
         self.judge_invariants(Instant::now());
+        self.settle_ledger(topology).await;
         Ok(())
+    }
+
+    /// Stops the ledger's publishing, gives the outstanding tasks `settle` to complete, and
+    /// judges its invariants: nothing lost, nothing doubled.
+    async fn settle_ledger(&mut self, topology: &Topology) {
+        let (Some(spec), Some(ledger)) = (&self.scenario.ledger, &topology.probe_context.ledger)
+        else {
+            return;
+        };
+        ledger.stop_publishing();
+        let from = Instant::now();
+        while ledger.counts().outstanding > 0 && from.elapsed() < spec.settle {
+            tokio::time::sleep(TICK).await;
+        }
+        let counts = ledger.counts();
+        let settled = from.elapsed();
+        let detail = crate::ledger::describe(&counts);
+        let broker_trouble = ledger
+            .last_error()
+            .map(|e| format!("; the ledger's last broker error: {e}"))
+            .unwrap_or_default();
+        let verdict = |ok: bool| if ok { Verdict::Passed } else { Verdict::Failed };
+        self.ledger_outcomes = vec![
+            ExpectationOutcome {
+                name: "ledger: no task lost (every published task done or failed)".into(),
+                kind: "ledger".into(),
+                probe: "ledger".into(),
+                fault: None,
+                verdict: verdict(counts.published > 0 && counts.outstanding == 0),
+                budget: Some(spec.settle),
+                observed: Some(settled),
+                detail: if counts.published == 0 {
+                    format!("no task was ever published{broker_trouble}")
+                } else if counts.outstanding > 0 {
+                    format!(
+                        "{} task(s) still without a result {}ms after publishing stopped: {detail}{broker_trouble}",
+                        counts.outstanding,
+                        spec.settle.as_millis()
+                    )
+                } else {
+                    detail.clone()
+                },
+            },
+            ExpectationOutcome {
+                name: "ledger: no task done twice".into(),
+                kind: "ledger".into(),
+                probe: "ledger".into(),
+                fault: None,
+                verdict: verdict(counts.duplicates == 0 && counts.strangers == 0),
+                budget: None,
+                observed: None,
+                detail: if counts.strangers > 0 {
+                    format!(
+                        "{} result(s) for tasks never published; {detail}",
+                        counts.strangers
+                    )
+                } else {
+                    detail
+                },
+            },
+        ];
+        self.ledger_counts = Some(counts);
     }
 
     /// Polls exactly the probes some check needs now: invariants always, steady-state probes
@@ -513,6 +580,10 @@ impl<'s> Timeline<'s> {
         if let Some(s) = &self.final_steady {
             outcome.expectations.push(s.clone());
         }
+        outcome
+            .expectations
+            .extend(self.ledger_outcomes.iter().cloned());
+        outcome.ledger = self.ledger_counts;
         for f in &self.faults {
             let of_fault = |kind: &str| {
                 outcome

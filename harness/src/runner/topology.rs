@@ -12,10 +12,15 @@ use crate::backend::BackendError;
 use crate::backend::process::{ProcessService, free_port_both_families, squat};
 use crate::backend::{Backend, RunDir, Service, StartContext};
 use crate::clients::mock_llm::MockLlmClient;
+use crate::clients::token_service::TokenServiceClient;
 use crate::clients::toxiproxy::ToxiproxyClient;
 use crate::observer::RunEvent;
 use crate::probe::{ProbeContext, ServiceView};
 use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceKind, ServiceSpec, Target};
+
+/// How long a RabbitMQ node may take to accept an AMQP login (5–7 s idle here, ~20 s under
+/// a parallel build).
+const RABBITMQ_READY_WITHIN: Duration = Duration::from_secs(60);
 
 /// Why the topology could not be brought up.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +62,10 @@ pub struct Topology {
     start_order: Vec<String>,
     /// Port squatters by fault name, until their fault is healed.
     pub squatters: BTreeMap<String, ProcessService>,
+    /// The ledger's publisher and collector, once the topology is up.
+    pub ledger_client: Option<crate::ledger::rabbitmq::LedgerClient>,
+    /// Token service control clients by service name.
+    pub token_services: BTreeMap<String, TokenServiceClient>,
     /// Config files as they were before a config fault changed them, by fault name.
     pub saved_configs: BTreeMap<String, (std::path::PathBuf, Vec<u8>)>,
     /// When each before-start fault was put in place.
@@ -91,6 +100,8 @@ impl Topology {
             start_order: Vec::new(),
             squatters: BTreeMap::new(),
             saved_configs: BTreeMap::new(),
+            token_services: BTreeMap::new(),
+            ledger_client: None,
             injected_before_start: BTreeMap::new(),
             fixed_ports: BTreeMap::new(),
             fixed_config_ports: BTreeMap::new(),
@@ -131,6 +142,18 @@ impl Topology {
                     "services {names:?} wait on each other's links: the topology has a cycle"
                 )));
             }
+        }
+        if let Some(spec) = &scenario.ledger
+            && let Some(broker) = topology.services.get(&spec.broker)
+        {
+            let ledger = crate::ledger::Ledger::new(spec.budget);
+            topology.ledger_client = Some(crate::ledger::rabbitmq::start(
+                ledger.clone(),
+                broker.addr().port(),
+                spec.rate,
+                spec.prompt.clone(),
+            ));
+            topology.probe_context.ledger = Some(ledger);
         }
         Ok(topology)
     }
@@ -212,16 +235,13 @@ impl Topology {
         }
     }
 
-    /// Whether everything `spec` needs (its provider's link) exists.
+    /// Whether everything `spec` needs (its provider, broker, gateway, token service, or the
+    /// links to them) is up.
     fn can_start(&self, spec: &ServiceSpec) -> bool {
-        match &spec.kind {
-            ServiceKind::OpenClaw(oc) => match &oc.provider {
-                Some(Target::Link(link)) => self.links.contains_key(link),
-                Some(Target::Service(service)) => self.services.contains_key(service),
-                None => true,
-            },
-            _ => true,
-        }
+        spec.kind.needs().iter().all(|target| match target {
+            Target::Link(link) => self.links.contains_key(link),
+            Target::Service(service) => self.services.contains_key(service),
+        })
     }
 
     fn start_context(&self) -> StartContext {
@@ -257,6 +277,14 @@ impl Topology {
                 MockLlmClient::new(format!("http://{}", service.addr())),
             );
         }
+        if let (ServiceKind::TokenService { .. }, Some(control)) =
+            (&spec.kind, service.control_addr())
+        {
+            self.token_services.insert(
+                spec.name.clone(),
+                TokenServiceClient::new(format!("http://{control}")),
+            );
+        }
         self.services.insert(spec.name.clone(), service);
         self.start_order.push(spec.name.clone());
         self.publish_vars(&spec.name);
@@ -276,6 +304,11 @@ impl Topology {
             }
             ServiceKind::OpenClaw(oc) if oc.wait_ready => {
                 self.wait_http_ok(&spec.name, "/readyz", oc.ready_within)
+                    .await?
+            }
+            ServiceKind::RabbitMq { .. } => self.wait_amqp(&spec.name).await?,
+            ServiceKind::Bridge(bridge) => {
+                self.wait_http_ok(&spec.name, "/health", bridge.ready_within)
                     .await?
             }
             _ => {}
@@ -351,6 +384,17 @@ impl Topology {
                     .map_err(|e| format!("nothing listens on {addr} ({e})"))
             },
         )
+        .await
+    }
+
+    /// Waits until the broker completes an AMQP handshake, login included.
+    pub async fn wait_amqp(&self, name: &str) -> Result<(), TopologyError> {
+        let Some(port) = self.services.get(name).map(|s| s.addr().port()) else {
+            return Ok(());
+        };
+        self.wait_until(name, RABBITMQ_READY_WITHIN, "an AMQP handshake", || {
+            crate::rabbitmq::handshake(port, Duration::from_secs(5))
+        })
         .await
     }
 

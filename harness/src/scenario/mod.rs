@@ -42,6 +42,46 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     /// Expectations, in file order.
     pub expectations: Vec<Expectation>,
+    /// The task ledger, when the topology carries a broker.
+    pub ledger: Option<LedgerSpec>,
+}
+
+/// The harness's task ledger: it publishes tasks with ids at a set rate to the broker's task
+/// queue and collects the results, so lost, doubled and overdue tasks are counted, not
+/// assumed. At the end it stops publishing and waits for the outstanding tasks; nothing lost
+/// and nothing doubled are then checked as invariants of every run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerSpec {
+    /// The rabbitmq service it talks to (directly, never through a link).
+    pub broker: String,
+    /// Tasks published per second.
+    pub rate: f64,
+    /// Each task must be done or explicitly failed this long after it was published; past
+    /// that it is overdue.
+    pub budget: Duration,
+    /// The prompt every task carries.
+    pub prompt: String,
+    /// Time allowed, at the end, for the outstanding tasks to complete.
+    pub settle: Duration,
+}
+
+/// Conditions on the ledger's counts. Every one given must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerCheck {
+    /// At least this many tasks overdue now.
+    pub min_overdue: Option<usize>,
+    /// At most this many tasks overdue now.
+    pub max_overdue: Option<usize>,
+    /// At most this many results for a task that already had one.
+    pub max_duplicates: Option<usize>,
+    /// At least this many results (done or failed) so far.
+    pub min_results: Option<usize>,
+    /// Some result arrived within this long (the tasks are flowing).
+    pub results_within: Option<Duration>,
+    /// No result for this long (the tasks have stopped flowing).
+    pub no_results_for: Option<Duration>,
+    /// At least this many results with status "failed".
+    pub min_failed: Option<usize>,
 }
 
 /// Run-wide settings.
@@ -83,6 +123,25 @@ pub enum ServiceKind {
     },
     /// The real OpenClaw gateway (npm `openclaw`), with a config written from the scenario.
     OpenClaw(Box<OpenClawSpec>),
+    /// A private RabbitMQ node (Debian's `rabbitmq-server`) for this run: its own node name,
+    /// ports, epmd and data folder; JWTs from `tokens` are its credential (OAuth 2 plugin),
+    /// beside the internal `guest` user the harness itself uses.
+    RabbitMq {
+        /// The token service whose key verifies JWTs.
+        tokens: Option<String>,
+    },
+    /// The JWT issuer the bridge gets its broker credential from (in-process).
+    TokenService {
+        /// `hs256` or `rs256`.
+        algorithm: String,
+        /// Lifetime of the tokens it mints.
+        ttl: Duration,
+        /// Its clock's offset from the real one, in seconds (an issuer whose clock is wrong).
+        clock_offset_secs: i64,
+    },
+    /// `claw-bridge`, the queue worker under test: tasks from the broker through the gateway,
+    /// results back to the broker.
+    Bridge(Box<BridgeSpec>),
     /// Any local program. `{port}`, `{run_dir}` and `{service_dir}` in its command and
     /// environment are replaced by the port the harness allocated and the run's folders.
     Process {
@@ -105,8 +164,55 @@ impl ServiceKind {
             ServiceKind::MockLlm { .. } => "mock_llm",
             ServiceKind::OpenClaw(_) => "openclaw",
             ServiceKind::Process { .. } => "process",
+            ServiceKind::RabbitMq { .. } => "rabbitmq",
+            ServiceKind::TokenService { .. } => "token_service",
+            ServiceKind::Bridge(_) => "bridge",
         }
     }
+
+    /// What must run (or exist, for a link) before this service can start.
+    pub fn needs(&self) -> Vec<Target> {
+        match self {
+            ServiceKind::OpenClaw(oc) => oc.provider.iter().cloned().collect(),
+            ServiceKind::RabbitMq { tokens } => {
+                tokens.iter().cloned().map(Target::Service).collect()
+            }
+            ServiceKind::Bridge(b) => {
+                let mut needs = vec![b.broker.clone(), b.gateway.clone()];
+                needs.extend(b.tokens.clone());
+                needs
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The bridge's settings in a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgeSpec {
+    /// The broker (a rabbitmq service, or a link to one).
+    pub broker: Target,
+    /// The gateway (an openclaw service, or a link to one).
+    pub gateway: Target,
+    /// The token service (or a link to one); without it the bridge logs in as `guest`.
+    pub tokens: Option<Target>,
+    /// Acknowledge tasks before their result is published: deliberately wrong, to show that
+    /// the ledger catches the loss.
+    pub ack_before_publish: bool,
+    /// AMQP heartbeat: how soon a silent (partitioned) connection is noticed.
+    pub heartbeat: Duration,
+    /// Refresh the token this long before it expires.
+    pub refresh_before: Duration,
+    /// Clock difference to the issuer the bridge tolerates.
+    pub leeway: Duration,
+    /// Gateway tries per task before a "failed" result.
+    pub attempts: u32,
+    /// Time allowed for one gateway call.
+    pub gateway_timeout: Duration,
+    /// Time allowed to become healthy.
+    pub ready_within: Duration,
+    /// Whether a `clock_skew` fault targets it (it then runs under libfaketime).
+    pub clock_skew: bool,
 }
 
 /// How the gateway is told its port.
@@ -312,6 +418,11 @@ pub enum ProbeKind {
         /// The conditions on the journal.
         check: JournalCheck,
     },
+    /// The task ledger's counts.
+    Ledger {
+        /// The conditions.
+        check: LedgerCheck,
+    },
     /// OpenClaw's WebSocket handshake as a browser client makes it: `Origin` header, the
     /// server's `connect.challenge`, a `connect` request signed with a device identity and
     /// carrying the gateway token; then the gateway's answer.
@@ -362,6 +473,7 @@ impl ProbeKind {
             ProbeKind::Log { .. } => "log",
             ProbeKind::Exited { .. } => "exited",
             ProbeKind::LlmJournal { .. } => "llm_journal",
+            ProbeKind::Ledger { .. } => "ledger",
             ProbeKind::GatewayConnect { .. } => "gateway_connect",
             ProbeKind::Cli { .. } => "cli",
         }
@@ -599,6 +711,28 @@ pub enum FaultAction {
         /// it, since the service never needed it.
         config_port: bool,
     },
+    /// On the token service.
+    Tokens {
+        /// The token_service service.
+        service: String,
+        /// What it does.
+        fault: TokenFault,
+    },
+    /// The service's wall clock is shifted (libfaketime; bridges only); the heal sets it
+    /// right.
+    ClockSkew {
+        /// The bridge.
+        service: String,
+        /// Seconds ahead (negative: behind).
+        offset_secs: i64,
+    },
+    /// On a RabbitMQ node, through `rabbitmqctl`.
+    Broker {
+        /// The rabbitmq service.
+        service: String,
+        /// What it does.
+        fault: BrokerFault,
+    },
     /// A change to the gateway's config file, which it hot-reloads (e.g. an allowed-origins
     /// list that no longer names the dashboard's origin); the heal writes the original back.
     OpenClawConfig {
@@ -626,6 +760,35 @@ impl FaultAction {
     }
 }
 
+/// What a fault does to the token service (healed by resetting it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFault {
+    /// Its port refuses connections.
+    Down,
+    /// It answers this status with an OAuth error.
+    Error {
+        /// The status.
+        status: u16,
+    },
+    /// Tokens minted from now on live this long.
+    Ttl(Duration),
+    /// Its clock is this many seconds off (negative: behind).
+    Clock(i64),
+}
+
+/// What a fault does to a RabbitMQ node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerFault {
+    /// `rabbitmqctl close_all_connections`: every client gets 320 CONNECTION_FORCED.
+    CloseConnections,
+    /// `set_vhost_limits '{"max-connections": N}'`: new connections past N get 530; the heal
+    /// clears the limit.
+    ConnectionLimit(u32),
+    /// A memory high watermark so low that publishers get `connection.blocked`; the heal sets
+    /// it back to 0.4.
+    MemoryAlarm,
+}
+
 /// The kinds of fault a scenario can name.
 pub const FAULT_KINDS: &[&str] = &[
     "latency",
@@ -649,6 +812,14 @@ pub const FAULT_KINDS: &[&str] = &[
     "squat_port",
     "privileged_port",
     "openclaw_config",
+    "tokens_down",
+    "tokens_error",
+    "tokens_ttl",
+    "issuer_clock",
+    "clock_skew",
+    "broker_close_connections",
+    "broker_connection_limit",
+    "broker_memory_alarm",
 ];
 
 /// One fault on the timeline.

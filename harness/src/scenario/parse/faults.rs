@@ -36,6 +36,11 @@ pub(super) fn fault_keys(kind: &str) -> &'static [&'static str] {
         "squat_port" => &["service", "family", "port"],
         "privileged_port" => &["service"],
         "openclaw_config" => &["service", "set"],
+        "tokens_down" | "broker_close_connections" | "broker_memory_alarm" => &["service"],
+        "tokens_error" => &["service", "status"],
+        "tokens_ttl" => &["service", "ttl"],
+        "issuer_clock" | "clock_skew" => &["service", "offset"],
+        "broker_connection_limit" => &["service", "max_connections"],
         _ => &[],
     }
 }
@@ -141,6 +146,9 @@ pub(super) fn read_fault_action(
             config_port,
         });
     }
+    if let Some(action) = read_messaging_fault(t, kind, refs) {
+        return action;
+    }
     if kind == "openclaw_config" {
         let service = t.req_string("service", "the openclaw service whose config changes")?;
         if !require_service(source, &service, refs.services) {
@@ -233,12 +241,17 @@ pub(super) fn read_fault_action(
         }
         if !matches!(
             service_kind,
-            Some(ServiceKind::Process { .. } | ServiceKind::OpenClaw(_))
+            Some(
+                ServiceKind::Process { .. }
+                    | ServiceKind::OpenClaw(_)
+                    | ServiceKind::RabbitMq { .. }
+                    | ServiceKind::Bridge(_)
+            )
         ) {
             source.problem(
                 service.span.clone(),
                 format!(
-                    "`{kind}` needs a process or openclaw service; \"{}\" is not one",
+                    "`{kind}` needs a service that runs as a process (process, openclaw, rabbitmq, bridge); \"{}\" is not one",
                     service.value
                 ),
             );
@@ -308,5 +321,94 @@ pub(super) fn read_fault_action(
         stream,
         toxicity,
         fault,
+    })
+}
+
+/// The service a fault of `kind` acts on must be of `service_kind`.
+fn fault_service(
+    t: &Table<'_, '_, '_>,
+    kind: &str,
+    service_kind: &str,
+    refs: &Refs<'_>,
+) -> Option<String> {
+    let source = t.source();
+    let service = t.req_string("service", "the service the fault acts on")?;
+    if !require_service(source, &service, refs.services) {
+        return None;
+    }
+    let actual = refs.services.get(&service.value).map(|s| s.kind.name());
+    if actual != Some(service_kind) {
+        source.problem(
+            service.span.clone(),
+            format!(
+                "`{kind}` needs a {service_kind} service; \"{}\" is not one",
+                service.value
+            ),
+        );
+        return None;
+    }
+    Some(service.value)
+}
+
+/// Faults on the messaging link: the token service, a bridge's clock, the broker. `None`
+/// when `kind` is not one of them; `Some(None)` when it is but the table has a problem.
+fn read_messaging_fault(
+    t: &Table<'_, '_, '_>,
+    kind: &str,
+    refs: &Refs<'_>,
+) -> Option<Option<FaultAction>> {
+    let tokens = |fault: Option<TokenFault>| {
+        let service = fault_service(t, kind, "token_service", refs);
+        Some(FaultAction::Tokens {
+            service: service?,
+            fault: fault?,
+        })
+    };
+    let broker = |fault: Option<BrokerFault>| {
+        let service = fault_service(t, kind, "rabbitmq", refs);
+        Some(FaultAction::Broker {
+            service: service?,
+            fault: fault?,
+        })
+    };
+    let offset = || {
+        let offset = super::services::read_signed_duration(t, "offset");
+        if offset.is_none() && !t.has("offset") {
+            t.missing(
+                "offset",
+                "how far the clock is off, e.g. \"+10m\" or \"-2h\"",
+            );
+        }
+        offset
+    };
+    Some(match kind {
+        "tokens_down" => tokens(Some(TokenFault::Down)),
+        "tokens_error" => {
+            let status = t.integer("status", 400..=599);
+            if status.is_none() && !t.has("status") {
+                t.missing("status", "an HTTP error status, 400 to 599");
+            }
+            tokens(status.map(|s| TokenFault::Error { status: s as u16 }))
+        }
+        "tokens_ttl" => tokens(t.req_duration("ttl").map(|d| TokenFault::Ttl(d.value))),
+        "issuer_clock" => tokens(offset().map(TokenFault::Clock)),
+        "clock_skew" => {
+            let service = fault_service(t, kind, "bridge", refs);
+            let offset_secs = offset();
+            Some(FaultAction::ClockSkew {
+                service: service?,
+                offset_secs: offset_secs?,
+            })
+        }
+        "broker_close_connections" => broker(Some(BrokerFault::CloseConnections)),
+        "broker_memory_alarm" => broker(Some(BrokerFault::MemoryAlarm)),
+        "broker_connection_limit" => {
+            let max = t.integer("max_connections", 0..=1_000_000);
+            if max.is_none() && !t.has("max_connections") {
+                t.missing("max_connections", "connections the vhost allows");
+            }
+            broker(max.map(|n| BrokerFault::ConnectionLimit(n as u32)))
+        }
+        _ => return None,
     })
 }

@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "steady_state",
     "faults",
     "expect",
+    "ledger",
 ];
 
 /// Parses and validates `text` (read from `file`).
@@ -94,50 +95,24 @@ fn read_scenario(
         }
     }
 
-    // A gateway's provider must be a mock LLM, reached directly or through a link to one.
+    // Where a service reaches another (a gateway's provider, a bridge's broker, ...), the
+    // other must exist and be of the right kind, reached directly or through a link to it.
     for (name, value) in top.entries("services") {
-        let Some(provider) = value
-            .get_ref()
-            .as_table()
-            .and_then(|t| t.get("provider"))
-            .and_then(|p| p.get_ref().as_table())
-        else {
+        let Some(table) = value.get_ref().as_table() else {
             continue;
         };
-        let target = match (provider.get("link"), provider.get("service")) {
-            (Some(l), _) => l
-                .get_ref()
-                .as_str()
-                .map(|v| (Sp::new(v.to_string(), l.span()), true)),
-            (None, Some(s)) => s
-                .get_ref()
-                .as_str()
-                .map(|v| (Sp::new(v.to_string(), s.span()), false)),
-            _ => None,
-        };
-        let Some((target, is_link)) = target else {
-            continue;
-        };
-        let service = if is_link {
-            require_link(source, &target, &links);
-            links.get(&target.value).map(|l| l.to.clone())
-        } else if require_service(source, &target, &services) {
-            Some(target.value.clone())
-        } else {
-            None
-        };
-        if let Some(service) = service
-            && !matches!(
-                services.get(&service).map(|s| &s.kind),
-                Some(ServiceKind::MockLlm { .. })
-            )
-        {
-            source.problem(
-                target.span.clone(),
-                format!(
-                    "the provider of {} must be a mock_llm service (or a link to one)",
-                    name.value
-                ),
+        for (key, kind) in DEPENDENCY_KINDS {
+            let Some(dependency) = table.get(*key) else {
+                continue;
+            };
+            check_dependency(
+                source,
+                &name.value,
+                key,
+                kind,
+                dependency,
+                &services,
+                &links,
             );
         }
     }
@@ -232,6 +207,34 @@ fn read_scenario(
         require(source, "probe", r, &probes);
     }
 
+    let ledger = read_ledger(&top, &services);
+    if ledger.is_none() && !top.has("ledger") {
+        for (name, _) in top.entries("probes") {
+            if matches!(
+                probes.get(&name.value).map(|p| &p.kind),
+                Some(ProbeKind::Ledger { .. })
+            ) {
+                source.problem(
+                    name.span.clone(),
+                    format!(
+                        "[probes.{}] reads the task ledger, but the scenario has no [ledger]",
+                        name.value
+                    ),
+                );
+            }
+        }
+    }
+
+    // A bridge whose clock a fault skews runs under libfaketime from the start.
+    for fault in &faults {
+        if let FaultAction::ClockSkew { service, .. } = &fault.action
+            && let Some(ServiceKind::Bridge(bridge)) =
+                services.get_mut(service).map(|s| &mut s.kind)
+        {
+            bridge.clock_skew = true;
+        }
+    }
+
     Some(Scenario {
         name,
         description,
@@ -244,6 +247,40 @@ fn read_scenario(
         steady_state,
         faults,
         expectations,
+        ledger,
+    })
+}
+
+/// `[ledger]`.
+fn read_ledger(
+    top: &Table<'_, '_, '_>,
+    services: &BTreeMap<String, ServiceSpec>,
+) -> Option<LedgerSpec> {
+    let t = top.table("ledger", &["broker", "rate", "budget", "prompt", "settle"])?;
+    let source = t.source();
+    let broker = t.req_string("broker", "the rabbitmq service the ledger talks to")?;
+    if require_service(source, &broker, services)
+        && services.get(&broker.value).map(|s| s.kind.name()) != Some("rabbitmq")
+    {
+        source.problem(
+            broker.span.clone(),
+            format!(
+                "the ledger's broker \"{}\" is not a rabbitmq service",
+                broker.value
+            ),
+        );
+    }
+    let budget = t
+        .duration("budget")
+        .map_or(Duration::from_secs(30), |d| d.value);
+    Some(LedgerSpec {
+        broker: broker.value,
+        rate: t.number("rate", 0.01..=1000.0).unwrap_or(2.0),
+        budget,
+        prompt: t
+            .string("prompt")
+            .map_or_else(|| "ping".to_string(), |s| s.value),
+        settle: t.duration("settle").map_or(budget, |d| d.value),
     })
 }
 
@@ -375,4 +412,58 @@ fn to_json(source: &Source<'_>, value: &toml::Spanned<DeValue<'_>>) -> Option<se
         }
     };
     Some(v)
+}
+
+/// Settings that name another service, and the kind that service must be.
+const DEPENDENCY_KINDS: &[(&str, &str)] = &[
+    ("provider", "mock_llm"),
+    ("broker", "rabbitmq"),
+    ("gateway", "openclaw"),
+    ("tokens", "token_service"),
+];
+
+/// `key` of service `name` (`{ link = .. }`, `{ service = .. }` or, for `tokens` of a broker, a
+/// plain name) must reach an existing service of kind `kind`.
+fn check_dependency(
+    source: &Source<'_>,
+    name: &str,
+    key: &str,
+    kind: &str,
+    value: &toml::Spanned<DeValue<'_>>,
+    services: &BTreeMap<String, ServiceSpec>,
+    links: &BTreeMap<String, LinkSpec>,
+) {
+    let named = |v: &toml::Spanned<DeValue<'_>>| {
+        v.get_ref()
+            .as_str()
+            .map(|s| Sp::new(s.to_string(), v.span()))
+    };
+    let target = match value.get_ref() {
+        DeValue::String(_) => named(value).map(|s| (s, false)),
+        DeValue::Table(t) => match (t.get("link"), t.get("service")) {
+            (Some(l), _) => named(l).map(|s| (s, true)),
+            (None, Some(s)) => named(s).map(|s| (s, false)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((target, is_link)) = target else {
+        return;
+    };
+    let service = if is_link {
+        require_link(source, &target, links);
+        links.get(&target.value).map(|l| l.to.clone())
+    } else if require_service(source, &target, services) {
+        Some(target.value.clone())
+    } else {
+        None
+    };
+    if let Some(service) = service
+        && services.get(&service).map(|s| s.kind.name()) != Some(kind)
+    {
+        source.problem(
+            target.span.clone(),
+            format!("the {key} of {name} must be a {kind} service (or a link to one)"),
+        );
+    }
 }

@@ -14,6 +14,7 @@ pub(super) const PROBE_KINDS: &[&str] = &[
     "llm_journal",
     "cli",
     "gateway_connect",
+    "ledger",
 ];
 
 pub(super) fn read_family(t: &Table<'_, '_, '_>) -> Family {
@@ -93,6 +94,18 @@ pub(super) fn read_probe(
             "always",
         ],
         "exited" => &["kind", "service", "code", "interval", "always"],
+        "ledger" => &[
+            "kind",
+            "min_overdue",
+            "max_overdue",
+            "max_duplicates",
+            "min_results",
+            "results_within",
+            "no_results_for",
+            "min_failed",
+            "interval",
+            "always",
+        ],
         "gateway_connect" => &[
             "kind",
             "service",
@@ -267,6 +280,20 @@ pub(super) fn read_probe(
             }
         }
         "gateway_connect" => read_gateway_connect(&t, refs)?,
+        "ledger" => {
+            let count = |key: &str| t.integer(key, 0..=1_000_000).map(|n| n as usize);
+            ProbeKind::Ledger {
+                check: LedgerCheck {
+                    min_overdue: count("min_overdue"),
+                    max_overdue: count("max_overdue"),
+                    max_duplicates: count("max_duplicates"),
+                    min_results: count("min_results"),
+                    results_within: t.duration("results_within").map(|d| d.value),
+                    no_results_for: t.duration("no_results_for").map(|d| d.value),
+                    min_failed: count("min_failed"),
+                },
+            }
+        }
         other => return unknown_kind(source, &kind, "probe", other, PROBE_KINDS, &what),
     };
     Some(ProbeSpec {

@@ -6,7 +6,28 @@ use toml::de::DeValue;
 
 use super::*;
 
-pub(super) const SERVICE_KINDS: &[&str] = &["mock_llm", "openclaw", "process"];
+pub(super) const SERVICE_KINDS: &[&str] = &[
+    "mock_llm",
+    "openclaw",
+    "process",
+    "rabbitmq",
+    "token_service",
+    "bridge",
+];
+
+const BRIDGE_KEYS: &[&str] = &[
+    "kind",
+    "broker",
+    "gateway",
+    "tokens",
+    "ack",
+    "heartbeat",
+    "refresh_before",
+    "leeway",
+    "attempts",
+    "gateway_timeout",
+    "ready_within",
+];
 
 pub(super) const OPENCLAW_KEYS: &[&str] = &[
     "kind",
@@ -42,10 +63,13 @@ pub(super) fn read_service(
         "mock_llm" => &["kind", "models", "reply"],
         "process" => &["kind", "command", "env", "ready", "ready_within"],
         "openclaw" => OPENCLAW_KEYS,
+        "rabbitmq" => &["kind", "tokens"],
+        "token_service" => &["kind", "algorithm", "ttl", "clock_offset"],
+        "bridge" => BRIDGE_KEYS,
         _ => &present_keys(value),
     };
     let t = source.table(value, &what, allowed)?;
-    let kind = t.req_string("kind", "one of: mock_llm, process")?;
+    let kind = t.req_string("kind", "the service kind")?;
     let kind = match kind.value.as_str() {
         "mock_llm" => ServiceKind::MockLlm {
             models: t
@@ -76,6 +100,54 @@ pub(super) fn read_service(
                     .map_or(Duration::from_secs(30), |d| d.value),
             }
         }
+        "rabbitmq" => ServiceKind::RabbitMq {
+            tokens: t.string("tokens").map(|s| s.value),
+        },
+        "token_service" => ServiceKind::TokenService {
+            algorithm: t
+                .choice("algorithm", &["hs256", "rs256"])
+                .map_or_else(|| "hs256".to_string(), |s| s.value),
+            ttl: t
+                .duration("ttl")
+                .map_or(Duration::from_secs(60), |d| d.value),
+            clock_offset_secs: read_signed_duration(&t, "clock_offset").unwrap_or(0),
+        },
+        "bridge" => {
+            let broker = read_target_table(&t, "broker", "the broker");
+            let gateway = read_target_table(&t, "gateway", "the gateway");
+            if broker.is_none() && !t.has("broker") {
+                t.missing("broker", "{ service = \"NAME\" } or { link = \"NAME\" }");
+            }
+            if gateway.is_none() && !t.has("gateway") {
+                t.missing("gateway", "{ service = \"NAME\" } or { link = \"NAME\" }");
+            }
+            let spec = BridgeSpec {
+                broker: broker?,
+                gateway: gateway?,
+                tokens: read_target_table(&t, "tokens", "the token service"),
+                ack_before_publish: t
+                    .choice("ack", &["after_publish", "before_publish"])
+                    .is_some_and(|a| a.value == "before_publish"),
+                heartbeat: t
+                    .duration("heartbeat")
+                    .map_or(Duration::from_secs(5), |d| d.value),
+                refresh_before: t
+                    .duration("refresh_before")
+                    .map_or(Duration::from_secs(10), |d| d.value),
+                leeway: t
+                    .duration("leeway")
+                    .map_or(Duration::from_secs(30), |d| d.value),
+                attempts: t.integer("attempts", 1..=100).map_or(3, |n| n as u32),
+                gateway_timeout: t
+                    .duration("gateway_timeout")
+                    .map_or(Duration::from_secs(60), |d| d.value),
+                ready_within: t
+                    .duration("ready_within")
+                    .map_or(Duration::from_secs(30), |d| d.value),
+                clock_skew: false,
+            };
+            ServiceKind::Bridge(Box::new(spec))
+        }
         other => return unknown_kind(source, &kind, "service", other, SERVICE_KINDS, &what),
     };
     Some(ServiceSpec {
@@ -90,19 +162,7 @@ pub(super) fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
         t.strings(key)
             .map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>())
     };
-    let provider = t.table("provider", &["link", "service"]).and_then(|p| {
-        match (p.string("link"), p.string("service")) {
-            (Some(l), None) => Some(Target::Link(l.value)),
-            (None, Some(s)) => Some(Target::Service(s.value)),
-            _ => {
-                t.source().problem(
-                    p.span(),
-                    "`provider` names the mock LLM as { link = \"NAME\" } or { service = \"NAME\" }",
-                );
-                None
-            }
-        }
-    });
+    let provider = read_target_table(t, "provider", "the mock LLM");
     let config = t
         .raw("config")
         .and_then(|v| to_json(t.source(), v))
@@ -137,5 +197,44 @@ pub(super) fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
             .map_or(defaults.ready_within, |d| d.value),
         wait_ready: t.boolean("wait_ready").unwrap_or(true),
         config,
+    }
+}
+
+/// `KEY = { link = "NAME" }` or `KEY = { service = "NAME" }`: where a service reaches another.
+pub(super) fn read_target_table(t: &Table<'_, '_, '_>, key: &str, what: &str) -> Option<Target> {
+    let p = t.table(key, &["link", "service"])?;
+    match (p.string("link"), p.string("service")) {
+        (Some(l), None) => Some(Target::Link(l.value)),
+        (None, Some(s)) => Some(Target::Service(s.value)),
+        _ => {
+            t.source().problem(
+                p.span(),
+                format!(
+                    "`{key}` names {what} as {{ link = \"NAME\" }} or {{ service = \"NAME\" }}"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A duration that may start with `-` or `+` (a clock offset), in whole seconds.
+pub(super) fn read_signed_duration(t: &Table<'_, '_, '_>, key: &str) -> Option<i64> {
+    let raw = t.string(key)?;
+    let (sign, text) = match raw.value.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, raw.value.strip_prefix('+').unwrap_or(&raw.value)),
+    };
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) => Some(sign * d.as_secs() as i64),
+        Err(e) => {
+            t.source().problem(
+                raw.span,
+                format!(
+                    "`{key}` is not a duration ({e}); expected e.g. \"-2h\", \"+10m\" or \"90s\""
+                ),
+            );
+            None
+        }
     }
 }

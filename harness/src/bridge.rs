@@ -1,0 +1,169 @@
+//! `claw-bridge`, the queue worker under test, as a service: its binary found, its config file
+//! written from the scenario (`openclaw.config.yaml` style), its wall clock shiftable with
+//! libfaketime.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::backend::process::Launch;
+use crate::backend::{BackendError, StartContext};
+use crate::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
+use crate::scenario::{BridgeSpec, ServiceSpec, Target};
+
+/// Where Debian's libfaketime lives (the multithreaded variant: the bridge runs tokio).
+pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+/// The name of the file in the bridge's folder that holds its clock offset (libfaketime's
+/// `FAKETIME_TIMESTAMP_FILE`, re-read every second), e.g. `+0` or `+10m`.
+pub const CLOCK_FILE: &str = "faketime.offset";
+
+/// A bridge ready to be spawned.
+pub(crate) struct Bridge {
+    /// The process to start.
+    pub launch: Launch,
+    /// Its health port.
+    pub port: u16,
+}
+
+fn failed(service: &str, message: impl ToString) -> BackendError {
+    BackendError::Embedded {
+        service: service.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// The `claw-bridge` binary: `CLAWCHAOS_BRIDGE_BIN`, else next to the running executable (the
+/// `clawchaos` CLI in `target/*/`, or a test in `target/*/deps/`).
+pub fn locate_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("CLAWCHAOS_BRIDGE_BIN") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "CLAWCHAOS_BRIDGE_BIN={} is not a file",
+                path.display()
+            ))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let candidates = [
+        dir.join("claw-bridge"),
+        dir.parent().unwrap_or(dir).join("claw-bridge"),
+    ];
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!(
+            "claw-bridge is not built (looked in {} and {}): run `cargo build -p clawchaos-bridge` (scripts/setup does), or set CLAWCHAOS_BRIDGE_BIN",
+            candidates[0].display(),
+            candidates[1].display()
+        )
+    })
+}
+
+/// Writes the bridge's config and says how to start it. `skewable` preloads libfaketime with
+/// a clock file the `clock_skew` fault writes.
+pub(crate) fn prepare(
+    spec: &ServiceSpec,
+    bridge: &BridgeSpec,
+    skewable: bool,
+    context: &StartContext,
+) -> Result<Bridge, BackendError> {
+    let service = spec.name.as_str();
+    let binary = locate_binary().map_err(|e| failed(service, e))?;
+    let dir = context.run_dir.join(service);
+    std::fs::create_dir_all(&dir)?;
+    let port = match context.fixed_ports.get(service) {
+        Some(&p) => p,
+        None => crate::backend::process::free_port()?,
+    };
+    let addr = |target: &Target, what: &str| {
+        match target {
+            Target::Service(s) => context.services.get(s),
+            Target::Link(l) => context.links.get(l),
+        }
+        .copied()
+        .ok_or_else(|| failed(service, format!("its {what} is not running")))
+    };
+    let broker = addr(&bridge.broker, "broker")?;
+    let gateway = addr(&bridge.gateway, "gateway")?;
+    // With a token service the JWT is the password; without one, the internal user.
+    let credentials = if bridge.tokens.is_some() {
+        "claw-bridge".to_string()
+    } else {
+        format!("{ADMIN_USER}:{ADMIN_PASSWORD}")
+    };
+    let mut messaging = json!({
+        "broker": "rabbitmq",
+        "url": format!("amqp://{credentials}@{broker}/%2f"),
+        "tasks": "openclaw_tasks",
+        "results": "openclaw_results",
+        "heartbeat": humantime::format_duration(bridge.heartbeat).to_string(),
+    });
+    if let Some(tokens) = &bridge.tokens {
+        let tokens = addr(tokens, "token service")?;
+        messaging["token"] = json!({
+            "url": format!("http://{tokens}/token"),
+            "refresh_before": humantime::format_duration(bridge.refresh_before).to_string(),
+            "leeway": humantime::format_duration(bridge.leeway).to_string(),
+        });
+    }
+    let config = json!({
+        "messaging": messaging,
+        "gateway": {
+            "url": format!("http://{gateway}"),
+            "token": crate::scenario::OpenClawSpec::default().token,
+            "model": "openclaw",
+            "timeout": humantime::format_duration(bridge.gateway_timeout).to_string(),
+            "attempts": bridge.attempts,
+        },
+        "bridge": {
+            "health_listen": format!("127.0.0.1:{port}"),
+            "ack": if bridge.ack_before_publish { "before_publish" } else { "after_publish" },
+        },
+    });
+    // JSON is YAML: the bridge reads it as its `openclaw.config.yaml`.
+    let config_file = dir.join("openclaw.config.yaml");
+    let text = serde_json::to_string_pretty(&config).map_err(|e| failed(service, e))?;
+    std::fs::write(&config_file, text)?;
+
+    let mut env = vec![("RUST_LOG".to_string(), "info".to_string())];
+    if skewable {
+        if !Path::new(LIBFAKETIME).is_file() {
+            return Err(failed(
+                service,
+                format!(
+                    "{LIBFAKETIME} is missing: install Debian's libfaketime (scripts/setup does)"
+                ),
+            ));
+        }
+        let clock = dir.join(CLOCK_FILE);
+        std::fs::write(&clock, "+0\n")?;
+        env.extend(
+            [
+                ("LD_PRELOAD", LIBFAKETIME.to_string()),
+                ("FAKETIME_TIMESTAMP_FILE", clock.display().to_string()),
+                ("FAKETIME_CACHE_DURATION", "1".to_string()),
+                // tokio's timers run on the monotonic clock: only the wall clock is skewed.
+                ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+    }
+    Ok(Bridge {
+        launch: Launch {
+            service: service.to_string(),
+            command: vec![
+                binary.display().to_string(),
+                "--config".to_string(),
+                config_file.display().to_string(),
+            ],
+            env,
+            run_id: context.run_id.clone(),
+            dir,
+            user: None,
+        },
+        port,
+    })
+}

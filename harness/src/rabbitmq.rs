@@ -1,0 +1,200 @@
+//! A private RabbitMQ node per run (Debian's `rabbitmq-server`): its own node name, AMQP and
+//! distribution ports, epmd, data and log folders, all inside the run folder, so nothing is
+//! shared with another run or with a system node. JWTs signed by the run's token service are
+//! a credential (the OAuth 2 plugin), and the internal `guest` user is the harness's own.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backend::process::{Launch, free_port};
+use crate::backend::{BackendError, CliCommand, StartContext};
+
+/// Where Debian installs the server's scripts.
+const SBIN: &str = "/usr/lib/rabbitmq/bin";
+
+/// The user the harness (ledger, readiness check) logs in as, through the internal backend.
+pub const ADMIN_USER: &str = "guest";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "guest";
+/// `resource_server_id` of the OAuth 2 plugin: the audience tokens must carry.
+pub const RESOURCE_SERVER: &str = "rabbitmq";
+
+/// A node ready to be spawned.
+pub(crate) struct Node {
+    /// The process to start: epmd and the server in one process group.
+    pub launch: Launch,
+    /// The AMQP port.
+    pub port: u16,
+    /// `rabbitmqctl` pointed at this node.
+    pub ctl: CliCommand,
+}
+
+fn failed(service: &str, message: impl ToString) -> BackendError {
+    BackendError::Embedded {
+        service: service.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Writes the node's folders and config and says how to start it. `tokens` is the token
+/// service whose key (in its folder of the run) verifies JWTs.
+pub(crate) fn prepare(
+    service: &str,
+    tokens: Option<&str>,
+    context: &StartContext,
+) -> Result<Node, BackendError> {
+    let server = Path::new(SBIN).join("rabbitmq-server");
+    if !server.is_file() {
+        return Err(failed(
+            service,
+            format!(
+                "{} is missing: install Debian's rabbitmq-server (scripts/setup does)",
+                server.display()
+            ),
+        ));
+    }
+    let dir = context.run_dir.join(service);
+    let (home, mnesia, logs) = (dir.join("home"), dir.join("mnesia"), dir.join("log"));
+    for d in [&dir, &home, &mnesia, &logs] {
+        std::fs::create_dir_all(d)?;
+    }
+    let port = match context.fixed_ports.get(service) {
+        Some(&p) => p,
+        None => free_port()?,
+    };
+    let (dist_port, epmd_port) = (free_port()?, free_port()?);
+
+    let mut conf = format!(
+        "listeners.tcp.default = 127.0.0.1:{port}\n\
+         loopback_users = none\n\
+         log.console = true\n\
+         log.console.level = info\n\
+         log.file = false\n"
+    );
+    let mut advanced = "[].\n".to_string();
+    let mut plugins = "[].\n".to_string();
+    if let Some(tokens) = tokens {
+        conf.push_str("auth_backends.1 = rabbit_auth_backend_oauth2\nauth_backends.2 = internal\n");
+        advanced = oauth2_config(&context.run_dir.join(tokens))
+            .map_err(|e| failed(service, format!("the key of token service {tokens}: {e}")))?;
+        plugins = "[rabbitmq_auth_backend_oauth2].\n".to_string();
+    }
+    let (conf_file, advanced_file, plugins_file) = (
+        dir.join("rabbitmq.conf"),
+        dir.join("advanced.config"),
+        dir.join("enabled_plugins"),
+    );
+    std::fs::write(&conf_file, conf)?;
+    std::fs::write(&advanced_file, advanced)?;
+    std::fs::write(&plugins_file, plugins)?;
+
+    let path = |p: &PathBuf| p.display().to_string();
+    let env: Vec<(String, String)> = [
+        ("HOME", path(&home)),
+        ("RABBITMQ_CONF_ENV_FILE", "/dev/null".to_string()),
+        ("RABBITMQ_NODENAME", format!("clawchaos-{port}@localhost")),
+        ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".to_string()),
+        ("RABBITMQ_NODE_PORT", port.to_string()),
+        ("RABBITMQ_DIST_PORT", dist_port.to_string()),
+        ("ERL_EPMD_PORT", epmd_port.to_string()),
+        ("ERL_EPMD_ADDRESS", "127.0.0.1".to_string()),
+        ("RABBITMQ_MNESIA_BASE", path(&mnesia)),
+        ("RABBITMQ_LOG_BASE", path(&logs)),
+        ("RABBITMQ_LOGS", "-".to_string()),
+        ("RABBITMQ_CONFIG_FILE", path(&conf_file)),
+        ("RABBITMQ_ADVANCED_CONFIG_FILE", path(&advanced_file)),
+        ("RABBITMQ_ENABLED_PLUGINS_FILE", path(&plugins_file)),
+        ("RABBITMQ_PID_FILE", path(&dir.join("rabbitmq.pid"))),
+        (
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+            "-kernel inet_dist_use_interface {127,0,0,1}".to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // epmd in the foreground, in the node's process group: it goes when the node goes (a
+    // daemonised epmd, as the server would start it, outlives the node).
+    let script = format!(
+        "epmd -port {epmd_port} -address 127.0.0.1 &\nexec {}",
+        server.display()
+    );
+    Ok(Node {
+        launch: Launch {
+            service: service.to_string(),
+            command: vec!["sh".to_string(), "-c".to_string(), script],
+            env: env.clone(),
+            run_id: context.run_id.clone(),
+            dir,
+            user: None,
+        },
+        port,
+        ctl: CliCommand {
+            command: vec![format!("{SBIN}/rabbitmqctl")],
+            env,
+        },
+    })
+}
+
+/// `advanced.config` for the OAuth 2 plugin, from the key the token service wrote into `dir`.
+fn oauth2_config(dir: &Path) -> std::io::Result<String> {
+    let hs256 = dir.join("hs256.key");
+    let key = if hs256.is_file() {
+        let secret = std::fs::read_to_string(&hs256)?;
+        format!(
+            "{{map, #{{<<\"kty\">> => <<\"oct\">>, <<\"alg\">> => <<\"HS256\">>, <<\"k\">> => <<\"{}\">>}}}}",
+            secret.trim()
+        )
+    } else {
+        let pem = dir.join("rs256.pub.pem");
+        if !pem.is_file() {
+            return Err(std::io::Error::other(format!(
+                "neither hs256.key nor rs256.pub.pem in {}",
+                dir.display()
+            )));
+        }
+        format!("{{pem_file, <<\"{}\">>}}", pem.display())
+    };
+    Ok(format!(
+        "[{{rabbitmq_auth_backend_oauth2, [\n  {{resource_server_id, <<\"{RESOURCE_SERVER}\">>}},\n  {{key_config, [{{default_key, <<\"clawchaos\">>}}, {{signing_keys, #{{<<\"clawchaos\">> => {key}}}}}]}}\n]}}].\n"
+    ))
+}
+
+/// The AMQP URL the harness uses (the internal `guest` user).
+pub fn admin_url(port: u16) -> String {
+    format!("amqp://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{port}/%2f")
+}
+
+/// Whether a full AMQP handshake (login included) succeeds within `timeout`.
+pub async fn handshake(port: u16, timeout: Duration) -> Result<(), String> {
+    let url = admin_url(port);
+    let connect = lapin::Connection::connect(&url, lapin::ConnectionProperties::default());
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(connection)) => {
+            let _ = connection
+                .close(200, "clawchaos readiness check".into())
+                .await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no AMQP handshake within {timeout:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oauth2_config_names_the_token_service_s_hs256_key() {
+        let dir = std::env::temp_dir().join(format!("clawchaos-rmq-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert!(oauth2_config(&dir).is_err(), "no key yet");
+        std::fs::write(dir.join("hs256.key"), "c2VjcmV0\n").expect("key");
+        let config = oauth2_config(&dir).expect("config");
+        assert!(config.contains("<<\"k\">> => <<\"c2VjcmV0\">>"), "{config}");
+        assert!(config.contains("{resource_server_id, <<\"rabbitmq\">>}"));
+        assert!(config.trim_end().ends_with("]."), "{config}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
