@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -86,13 +87,12 @@ async fn session(ledger: &Ledger, port: u16, rate: f64, prompt: &str) -> Result<
         .await
         .map_err(|e| e.to_string())?;
     let mut consumer = collector
+        // Acknowledged one by one after they are recorded: a result delivered just before this
+        // connection breaks is delivered again on the next, never lost on the way.
         .basic_consume(
             RESULTS.into(),
             "clawchaos-ledger".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            },
+            BasicConsumeOptions::default(),
             FieldTable::default(),
         )
         .await
@@ -105,10 +105,16 @@ async fn session(ledger: &Ledger, port: u16, rate: f64, prompt: &str) -> Result<
     loop {
         tokio::select! {
             delivery = consumer.next() => match delivery {
-                Some(Ok(delivery)) => match serde_json::from_slice::<TaskResult>(&delivery.data) {
-                    Ok(result) => ledger.result(&result),
-                    Err(e) => tracing::warn!(error = %e, "ledger: a result that is not JSON"),
-                },
+                Some(Ok(delivery)) => {
+                    match serde_json::from_slice::<TaskResult>(&delivery.data) {
+                        Ok(result) => ledger.result(&result),
+                        Err(e) => tracing::warn!(error = %e, "ledger: a result that is not JSON"),
+                    }
+                    delivery
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map_err(|e| format!("results: ack: {e}"))?;
+                }
                 Some(Err(e)) => return Err(format!("results: {e}")),
                 None => return Err("results: the consumer was cancelled".into()),
             },

@@ -1,0 +1,24 @@
+//! Shared by the tests that run a shipped scenario with one deliberate change.
+
+use std::path::Path;
+
+use clawchaos::observer::Silent;
+use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome};
+use clawchaos::scenario::parse_str;
+
+/// Runs `scenarios/<relative>` with `from` replaced by `to` (which must change the file).
+pub fn run_altered(relative: &str, from: &str, to: &str) -> ScenarioOutcome {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(relative);
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let altered = text.replace(from, to);
+    assert_ne!(
+        text, altered,
+        "{relative} no longer contains {from:?}; update this test"
+    );
+    let scenario = parse_str(&file, &altered).expect("still a valid scenario");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(Runner::default().run(&scenario, &RunOptions::default(), &Silent))
+}

@@ -1,0 +1,30 @@
+//! The ledger's "nothing lost" invariant must be able to fail. The bridge-crash scenario kills
+//! the bridge while tasks are in flight; with the bridge acknowledging tasks before their
+//! results are published (`ack = "before_publish"`, deliberately wrong), the tasks it had
+//! taken vanish with it, and the ledger must say so: the run fails, naming the invariant and
+//! the tasks left without a result.
+
+mod common;
+
+#[test]
+fn a_bridge_that_acks_before_publishing_loses_tasks_and_the_ledger_catches_it() {
+    let outcome = common::run_altered(
+        "messaging/bridge-crash.toml",
+        "tokens = { service = \"tokens\" }\n",
+        "tokens = { service = \"tokens\" }\nack = \"before_publish\"\n",
+    );
+
+    assert!(!outcome.passed, "tasks acked before publishing were lost");
+    let failures = outcome.failures();
+    let lost = failures
+        .iter()
+        .find(|f| f.contains("ledger: no task lost"))
+        .unwrap_or_else(|| panic!("the ledger did not report the loss: {failures:#?}"));
+    assert!(
+        lost.contains("still without a result"),
+        "the failure names the tasks left without a result: {lost}"
+    );
+    let counts = outcome.ledger.expect("the ledger's counts are reported");
+    assert!(counts.outstanding > 0, "{counts:?}");
+    assert_eq!(counts.duplicates, 0, "loss, not doubling: {counts:?}");
+}
