@@ -26,13 +26,6 @@ pub(crate) struct Bridge {
     pub port: u16,
 }
 
-fn failed(service: &str, message: impl ToString) -> BackendError {
-    BackendError::Embedded {
-        service: service.to_string(),
-        message: message.to_string(),
-    }
-}
-
 /// The `claw-bridge` binary: `CLAWCHAOS_BRIDGE_BIN`, else next to the running executable (the
 /// `clawchaos` CLI in `target/*/`, or a test in `target/*/deps/`).
 pub fn locate_binary() -> Result<PathBuf, String> {
@@ -71,7 +64,7 @@ pub(crate) fn prepare(
     context: &StartContext,
 ) -> Result<Bridge, BackendError> {
     let service = spec.name.as_str();
-    let binary = locate_binary().map_err(|e| failed(service, e))?;
+    let binary = locate_binary().map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     std::fs::create_dir_all(&dir)?;
     let port = match context.fixed_ports.get(service) {
@@ -84,7 +77,7 @@ pub(crate) fn prepare(
             Target::Link(l) => context.links.get(l),
         }
         .copied()
-        .ok_or_else(|| failed(service, format!("its {what} is not running")))
+        .ok_or_else(|| BackendError::setup(service, format!("its {what} is not running")))
     };
     let broker = addr(&bridge.broker, "broker")?;
     let gateway = addr(&bridge.gateway, "gateway")?;
@@ -125,13 +118,14 @@ pub(crate) fn prepare(
     });
     // JSON is YAML: the bridge reads it as its `openclaw.config.yaml`.
     let config_file = dir.join("openclaw.config.yaml");
-    let text = serde_json::to_string_pretty(&config).map_err(|e| failed(service, e))?;
+    let text =
+        serde_json::to_string_pretty(&config).map_err(|e| BackendError::setup(service, e))?;
     std::fs::write(&config_file, text)?;
 
     let mut env = vec![("RUST_LOG".to_string(), "info".to_string())];
     if skewable {
         if !Path::new(LIBFAKETIME).is_file() {
-            return Err(failed(
+            return Err(BackendError::setup(
                 service,
                 format!(
                     "{LIBFAKETIME} is missing: install Debian's libfaketime (scripts/setup does)"

@@ -29,13 +29,6 @@ pub(crate) struct Node {
     pub ctl: CliCommand,
 }
 
-fn failed(service: &str, message: impl ToString) -> BackendError {
-    BackendError::Embedded {
-        service: service.to_string(),
-        message: message.to_string(),
-    }
-}
-
 /// Writes the node's folders and config and says how to start it. `tokens` is the token
 /// service whose key (in its folder of the run) verifies JWTs.
 pub(crate) fn prepare(
@@ -45,7 +38,7 @@ pub(crate) fn prepare(
 ) -> Result<Node, BackendError> {
     let server = Path::new(SBIN).join("rabbitmq-server");
     if !server.is_file() {
-        return Err(failed(
+        return Err(BackendError::setup(
             service,
             format!(
                 "{} is missing: install Debian's rabbitmq-server (scripts/setup does)",
@@ -75,8 +68,9 @@ pub(crate) fn prepare(
     let mut plugins = "[].\n".to_string();
     if let Some(tokens) = tokens {
         conf.push_str("auth_backends.1 = rabbit_auth_backend_oauth2\nauth_backends.2 = internal\n");
-        advanced = oauth2_config(&context.run_dir.join(tokens))
-            .map_err(|e| failed(service, format!("the key of token service {tokens}: {e}")))?;
+        advanced = oauth2_config(&context.run_dir.join(tokens)).map_err(|e| {
+            BackendError::setup(service, format!("the key of token service {tokens}: {e}"))
+        })?;
         plugins = "[rabbitmq_auth_backend_oauth2].\n".to_string();
     }
     let (conf_file, advanced_file, plugins_file) = (

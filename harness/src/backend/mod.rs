@@ -65,6 +65,16 @@ pub enum BackendError {
     RunDir(#[from] std::io::Error),
 }
 
+impl BackendError {
+    /// A service could not be set up or started: `cannot start service SERVICE: MESSAGE`.
+    pub fn setup(service: &str, message: impl ToString) -> Self {
+        BackendError::Embedded {
+            service: service.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {

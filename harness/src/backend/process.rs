@@ -4,7 +4,6 @@
 //! takes them along; the group is killed when the [`ProcessService`] is dropped, whatever the
 //! reason (success, failure, panic, Ctrl-C).
 
-use super::embedded::{EmbeddedMockLlm, EmbeddedTokenService};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -42,7 +41,7 @@ impl Backend for ProcessBackend {
         Box::pin(async move {
             match &spec.kind {
                 ServiceKind::MockLlm { models, reply } => {
-                    let service = EmbeddedMockLlm::start(&spec.name, models, reply).await?;
+                    let service = super::embedded::mock_llm(&spec.name, models, reply).await?;
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
                 ServiceKind::TokenService {
@@ -50,7 +49,7 @@ impl Backend for ProcessBackend {
                     ttl,
                     clock_offset_secs,
                 } => {
-                    let service = EmbeddedTokenService::start(
+                    let service = super::embedded::token_service(
                         &spec.name,
                         algorithm,
                         *ttl,

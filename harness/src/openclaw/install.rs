@@ -139,6 +139,17 @@ impl OpenClawInstall {
         }
     }
 
+    /// `PATH` with the install's own folders (the pinned Node) first.
+    pub fn path_env(&self) -> String {
+        let path = std::env::var("PATH").unwrap_or_default();
+        self.path_prefix
+            .iter()
+            .map(|p| p.display().to_string())
+            .chain(std::iter::once(path))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
     fn read_version(&self) -> Result<String, VersionError> {
         let unreadable = |why: String| VersionError::Unreadable {
             origin: self.origin.clone(),
@@ -148,18 +159,10 @@ impl OpenClawInstall {
             .command
             .split_first()
             .ok_or_else(|| unreadable("the command is empty".to_string()))?;
-        let path = std::env::var("PATH").unwrap_or_default();
-        let path = self
-            .path_prefix
-            .iter()
-            .map(|p| p.display().to_string())
-            .chain(std::iter::once(path))
-            .collect::<Vec<_>>()
-            .join(":");
         let output = std::process::Command::new(program)
             .args(args)
             .arg("--version")
-            .env("PATH", path)
+            .env("PATH", self.path_env())
             .env("NO_COLOR", "1")
             .stdin(std::process::Stdio::null())
             .output()

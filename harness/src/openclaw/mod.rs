@@ -28,21 +28,16 @@ pub(crate) struct Gateway {
     pub version: String,
 }
 
-fn failed(service: &str, message: impl ToString) -> BackendError {
-    BackendError::Embedded {
-        service: service.to_string(),
-        message: message.to_string(),
-    }
-}
-
 /// Writes the instance's folders and config, and says how to start it.
 pub(crate) fn prepare(
     service: &str,
     spec: &OpenClawSpec,
     context: &StartContext,
 ) -> Result<Gateway, BackendError> {
-    let install = OpenClawInstall::locate().map_err(|e| failed(service, e))?;
-    let version = install.checked_version().map_err(|e| failed(service, e))?;
+    let install = OpenClawInstall::locate().map_err(|e| BackendError::setup(service, e))?;
+    let version = install
+        .checked_version()
+        .map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     let (home, state, tmp) = (dir.join("home"), dir.join("state"), dir.join("tmp"));
     for d in [&dir, &home, &state, &tmp] {
@@ -59,19 +54,16 @@ pub(crate) fn prepare(
         (PortSource::Env, None) => free_port()?,
         (PortSource::Flag | PortSource::Config, _) => port,
     };
-    let provider_url =
-        match &spec.provider {
-            Some(Target::Link(link)) => Some(context.links.get(link).ok_or_else(|| {
-                failed(service, format!("its provider link {link} does not exist"))
-            })?),
-            Some(Target::Service(name)) => {
-                Some(context.services.get(name).ok_or_else(|| {
-                    failed(service, format!("its provider {name} is not running"))
-                })?)
-            }
-            None => None,
-        }
-        .map(|addr| format!("http://{addr}/v1"));
+    let provider_url = match &spec.provider {
+        Some(Target::Link(link)) => Some(context.links.get(link).ok_or_else(|| {
+            BackendError::setup(service, format!("its provider link {link} does not exist"))
+        })?),
+        Some(Target::Service(name)) => Some(context.services.get(name).ok_or_else(|| {
+            BackendError::setup(service, format!("its provider {name} is not running"))
+        })?),
+        None => None,
+    }
+    .map(|addr| format!("http://{addr}/v1"));
     let mut config = config::render(spec, config_port, provider_url.as_deref());
     if config.pointer("/logging/file").is_none() {
         config::merge(
@@ -80,7 +72,8 @@ pub(crate) fn prepare(
         );
     }
     let config_path = state.join("openclaw.json");
-    let text = serde_json::to_string_pretty(&config).map_err(|e| failed(service, e))?;
+    let text =
+        serde_json::to_string_pretty(&config).map_err(|e| BackendError::setup(service, e))?;
     std::fs::write(&config_path, text)?;
 
     let user = match &spec.user {
@@ -88,14 +81,7 @@ pub(crate) fn prepare(
         None => None,
     };
 
-    let path = std::env::var("PATH").unwrap_or_default();
-    let path = install
-        .path_prefix
-        .iter()
-        .map(|p| p.display().to_string())
-        .chain(std::iter::once(path))
-        .collect::<Vec<_>>()
-        .join(":");
+    let path = install.path_env();
     let mut env = vec![
         ("HOME".to_string(), home.display().to_string()),
         (
@@ -157,8 +143,10 @@ fn unprivileged(
     dir: &Path,
 ) -> Result<(nix::unistd::Uid, nix::unistd::Gid), BackendError> {
     let user = nix::unistd::User::from_name(name)
-        .map_err(|e| failed(service, format!("cannot look up user {name}: {e}")))?
-        .ok_or_else(|| failed(service, format!("no user named {name} on this machine")))?;
+        .map_err(|e| BackendError::setup(service, format!("cannot look up user {name}: {e}")))?
+        .ok_or_else(|| {
+            BackendError::setup(service, format!("no user named {name} on this machine"))
+        })?;
     chown_tree(dir, user.uid.as_raw(), user.gid.as_raw())?;
     Ok((user.uid, user.gid))
 }
