@@ -11,8 +11,7 @@ pub fn run_altered(relative: &str, from: &str, to: &str) -> ScenarioOutcome {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(relative);
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let altered = text.replace(from, to);
     assert_ne!(
         text, altered,
