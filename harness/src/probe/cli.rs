@@ -53,16 +53,9 @@ pub(super) async fn evaluate(kind: &ProbeKind, cli: &CliCommand) -> (bool, Strin
         ms(started.elapsed())
     );
     if let Some((pointer, expected)) = json {
-        let found = serde_json::from_str::<serde_json::Value>(stdout.trim())
-            .ok()
-            .and_then(|v| v.pointer(pointer).cloned());
-        if found.as_ref() != Some(expected) {
-            holds = false;
-        }
-        detail.push_str(&format!(
-            ", {pointer} = {}",
-            found.map_or_else(|| "(absent)".to_string(), |v| v.to_string())
-        ));
+        let (matches, seen) = super::json_pointer_check(stdout.trim(), pointer, expected);
+        holds &= matches;
+        detail.push_str(&seen);
     }
     if let Some(re) = output {
         let matched = re.is_match(&stdout) || re.is_match(&stderr);

@@ -77,16 +77,9 @@ fn judge(check: &HttpCheck, outcome: &Outcome, elapsed: Duration) -> (bool, Stri
             }
             let mut detail = format!("status {status} in {}", ms(elapsed));
             if let Some((pointer, expected)) = &check.json {
-                let found = serde_json::from_str::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| v.pointer(pointer).cloned());
-                if found.as_ref() != Some(expected) {
-                    holds = false;
-                }
-                detail.push_str(&format!(
-                    ", {pointer} = {}",
-                    found.map_or_else(|| "(absent)".to_string(), |v| v.to_string())
-                ));
+                let (matches, seen) = super::json_pointer_check(body, pointer, expected);
+                holds &= matches;
+                detail.push_str(&seen);
             }
             if let Some(needle) = &check.body_contains
                 && !body.contains(needle.as_str())

@@ -174,6 +174,21 @@ pub async fn evaluate(
     observation(started, holds, detail)
 }
 
+/// Whether `text`, read as JSON, has `expected` at `pointer`; and ", POINTER = FOUND" for the
+/// observation's detail (`(absent)` when the text is not JSON or has nothing there).
+fn json_pointer_check(text: &str, pointer: &str, expected: &serde_json::Value) -> (bool, String) {
+    let found = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.pointer(pointer).cloned());
+    let seen = format!(
+        ", {pointer} = {}",
+        found
+            .as_ref()
+            .map_or_else(|| "(absent)".to_string(), |v| v.to_string())
+    );
+    (found.as_ref() == Some(expected), seen)
+}
+
 fn observation(started: Instant, holds: bool, detail: String) -> Observation {
     Observation {
         started,
@@ -219,4 +234,25 @@ async fn tcp(
 /// Formats a duration as milliseconds, e.g. "12ms" or "1530ms".
 pub fn ms(d: Duration) -> String {
     format!("{}ms", d.as_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_pointer_check;
+    use serde_json::json;
+
+    #[test]
+    fn a_json_pointer_check_holds_only_on_the_expected_value_and_says_what_it_saw() {
+        let body = r#"{"choices":[{"message":{"content":"pong"}}]}"#;
+        let pointer = "/choices/0/message/content";
+        assert_eq!(
+            json_pointer_check(body, pointer, &json!("pong")),
+            (true, format!(", {pointer} = \"pong\""))
+        );
+        assert!(!json_pointer_check(body, pointer, &json!("ping")).0);
+        assert_eq!(
+            json_pointer_check("not json", pointer, &json!("pong")),
+            (false, format!(", {pointer} = (absent)"))
+        );
+    }
 }
