@@ -5,6 +5,11 @@
 //! Messages are handled one at a time, so offsets are committed in order. librdkafka
 //! reconnects on its own (250 ms doubling to 5 s); its errors feed the broker link's health,
 //! and a metadata probe every few seconds notices when the broker is back.
+//!
+//! A link that answers, but too slowly to keep up, is rate limited: Kafka brokers throttle
+//! with quotas (`throttle_time_ms`), and a link's bandwidth shows as requests whose round trip
+//! takes seconds. The consumer's statistics (every second) are judged for both; the broker
+//! link is then `blocked` with class `rate_limited`, until the round trips are short again.
 
 use super::BrokerError;
 use crate::backoff::Backoff;
@@ -22,7 +27,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// The consumer group.
@@ -31,6 +36,93 @@ pub const GROUP_ID: &str = "claw-bridge";
 const DEFAULT_PARTITIONS: i32 = 3;
 /// How often the broker is probed for metadata.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
+/// Requests answered this slowly on average (over one statistics interval) mean the link
+/// limits the bridge.
+const RATE_LIMITED_RTT: Duration = Duration::from_millis(1500);
+/// Requests answered this fast again mean the limit is gone.
+const RATE_LIMIT_LIFTED_RTT: Duration = Duration::from_millis(500);
+/// Intervals judged limited since the last clear one before the limit is reported (one slow
+/// interval is what a broker that was paused and resumed leaves behind).
+const RATE_LIMITED_AFTER: u32 = 2;
+/// How often the consumer's partition assignment is checked.
+const WATCHDOG_EVERY: Duration = Duration::from_secs(5);
+/// A consumer without partitions this long is replaced (a first join takes up to ~15 s here
+/// under load).
+const REJOIN_AFTER: Duration = Duration::from_secs(30);
+/// How long a fetch waits at the broker for data (it counts in the round trip).
+const FETCH_WAIT: &str = "100";
+
+/// What one statistics interval says about the link's throughput.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Throughput {
+    /// Limited: the broker throttles, or requests take seconds to come back.
+    Limited(String),
+    /// Requests come back fast.
+    Clear,
+    /// No request came back in the interval, or their round trip is in between.
+    NoEvidence,
+}
+
+/// One broker connection's figures from a statistics interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrokerSample {
+    /// Requests that came back in the interval.
+    pub answered: i64,
+    /// Their average round trip, in microseconds.
+    pub rtt_avg_us: i64,
+    /// The longest time the broker throttled a request, in milliseconds (quotas).
+    pub throttle_max_ms: i64,
+    /// Requests sent and awaiting their answer at the end of the interval.
+    pub waiting: i64,
+}
+
+impl BrokerSample {
+    /// The figures of every broker connection (librdkafka's internal one left out).
+    pub fn all(stats: &rdkafka::Statistics) -> Vec<BrokerSample> {
+        stats
+            .brokers
+            .values()
+            .filter(|b| b.source != "internal")
+            .map(|b| BrokerSample {
+                answered: b.rtt.as_ref().map_or(0, |w| w.cnt),
+                rtt_avg_us: b.rtt.as_ref().map_or(0, |w| w.avg),
+                throttle_max_ms: b
+                    .throttle
+                    .as_ref()
+                    .filter(|w| w.cnt > 0)
+                    .map_or(0, |w| w.max),
+                waiting: b.waitresp_cnt,
+            })
+            .collect()
+    }
+}
+
+/// Judges one statistics interval of the consumer's broker connections: limited if the broker
+/// throttles or a connection's answers took seconds; clear only if every connection that
+/// waited on an answer got one, fast.
+pub fn judge(brokers: &[BrokerSample]) -> Throughput {
+    let throttled = brokers.iter().map(|b| b.throttle_max_ms).max().unwrap_or(0);
+    if throttled > 0 {
+        return Throughput::Limited(format!(
+            "the broker throttles requests by up to {throttled}ms (quota)"
+        ));
+    }
+    let slowest = brokers
+        .iter()
+        .filter(|b| b.answered > 0)
+        .map(|b| Duration::from_micros(b.rtt_avg_us.max(0) as u64))
+        .max();
+    // A connection waiting the whole interval: a large answer in transit, or a partition.
+    let silent = brokers.iter().any(|b| b.answered == 0 && b.waiting > 0);
+    match slowest {
+        Some(rtt) if rtt > RATE_LIMITED_RTT => Throughput::Limited(format!(
+            "requests take {}ms on average to come back: the link's throughput limits the bridge",
+            rtt.as_millis()
+        )),
+        Some(rtt) if rtt < RATE_LIMIT_LIFTED_RTT && !silent => Throughput::Clear,
+        _ => Throughput::NoEvidence,
+    }
+}
 
 /// Classifies a Kafka client error.
 pub fn kafka_error(e: &KafkaError) -> BrokerError {
@@ -57,6 +149,18 @@ pub fn kafka_error(e: &KafkaError) -> BrokerError {
 /// Routes librdkafka's errors and logs into the bridge's health and tracing.
 struct BridgeContext {
     health: Health,
+    /// Intervals judged [`Throughput::Limited`] since the last clear one, when this client's
+    /// statistics are watched (the consumer's); `None` otherwise.
+    limited_streak: Option<std::sync::Mutex<u32>>,
+}
+
+impl BridgeContext {
+    fn new(health: &Health, watch_throughput: bool) -> Self {
+        Self {
+            health: health.clone(),
+            limited_streak: watch_throughput.then(|| std::sync::Mutex::new(0)),
+        }
+    }
 }
 
 impl ClientContext for BridgeContext {
@@ -71,6 +175,33 @@ impl ClientContext for BridgeContext {
                 tracing::warn!(target: "librdkafka", facility = fac, "{message}");
             }
             _ => tracing::debug!(target: "librdkafka", facility = fac, "{message}"),
+        }
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(streak) = &self.limited_streak else {
+            return;
+        };
+        let mut streak = streak.lock().unwrap_or_else(|e| e.into_inner());
+        match judge(&BrokerSample::all(&statistics)) {
+            Throughput::Limited(why) => {
+                *streak += 1;
+                // Slow answers are still answers: a link judged stalled (a probe that timed out
+                // behind a slow response) is limited, not silent.
+                if *streak >= RATE_LIMITED_AFTER
+                    && self.health.state(Link::Broker) != LinkState::Blocked
+                {
+                    self.health
+                        .blocked(Link::Broker, ErrorClass::RateLimited, &why);
+                }
+            }
+            Throughput::Clear => {
+                *streak = 0;
+                if self.health.state(Link::Broker) == LinkState::Blocked {
+                    self.health.up(Link::Broker);
+                }
+            }
+            Throughput::NoEvidence => {}
         }
     }
 
@@ -123,43 +254,59 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
     let timeout_ms = messaging.publish_timeout.as_millis().to_string();
-    let consumer: Arc<StreamConsumer<BridgeContext>> = Arc::new(
-        base_config(&messaging)
-            .set("group.id", GROUP_ID)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("session.timeout.ms", "6000")
-            .set("auto.offset.reset", "earliest")
-            .create_with_context(BridgeContext {
-                health: health.clone(),
-            })?,
-    );
     let producer: FutureProducer<BridgeContext> = base_config(&messaging)
         .set("acks", "all")
         .set("message.timeout.ms", &timeout_ms)
-        .create_with_context(BridgeContext {
-            health: health.clone(),
-        })?;
+        .create_with_context(BridgeContext::new(&health, false))?;
     create_topics(&messaging).await;
-    consumer.subscribe(&[messaging.tasks.as_str()])?;
+    let mut consumer = subscribe(&messaging, &health)?;
     tracing::info!(tasks = %messaging.tasks, results = %messaging.results, group = GROUP_ID, "consuming from Kafka");
 
-    let probe = tokio::spawn(probe_loop(
-        Arc::clone(&consumer),
-        messaging.tasks.clone(),
-        health.clone(),
-        stop.clone(),
-    ));
+    let probe_stop = stop.clone();
+    let start_probe = |consumer: &Arc<StreamConsumer<BridgeContext>>| {
+        tokio::spawn(probe_loop(
+            Arc::clone(consumer),
+            messaging.tasks.clone(),
+            health.clone(),
+            probe_stop.clone(),
+        ))
+    };
+    let mut probe = start_probe(&consumer);
     let sink = KafkaSink {
         producer,
         topic: messaging.results.clone(),
         timeout: messaging.publish_timeout,
     };
     let mut backoff = Backoff::default();
+    let mut watchdog = tokio::time::interval(WATCHDOG_EVERY);
+    let mut unassigned_since: Option<Instant> = None;
     loop {
         let message = tokio::select! {
             _ = crate::stop::stopped(&mut stop) => break,
-            m = consumer.recv() => m,
+            _ = watchdog.tick() => None,
+            m = consumer.recv() => Some(m),
+        };
+        let Some(message) = message else {
+            // The consumer group's rejoin can get stuck (seen with Tansu 0.6.0 after all
+            // connections were reset): without partitions the bridge would wait forever.
+            let assigned = consumer.assignment().is_ok_and(|a| a.count() > 0);
+            let since = *unassigned_since.get_or_insert_with(Instant::now);
+            if assigned {
+                unassigned_since = None;
+            } else if since.elapsed() >= REJOIN_AFTER {
+                let why = format!(
+                    "no partitions assigned for {}s: leaving the consumer group and joining again",
+                    since.elapsed().as_secs()
+                );
+                tracing::warn!(group = GROUP_ID, "{why}");
+                health.down(Link::Broker, ErrorClass::Stalled, &why);
+                probe.abort();
+                consumer.unsubscribe();
+                consumer = subscribe(&messaging, &health)?;
+                probe = start_probe(&consumer);
+                unassigned_since = None;
+            }
+            continue;
         };
         let (topic, partition, offset, payload) = match message {
             Ok(m) => (
@@ -189,7 +336,8 @@ pub async fn run(
             match pipeline.handle(&payload, ack, &sink).await {
                 Ok(_) => {
                     backoff.reset();
-                    if health.state(Link::Broker) != LinkState::Up {
+                    // A rate limit is lifted by the statistics, not by one task getting through.
+                    if health.state(Link::Broker) == LinkState::Down {
                         health.up(Link::Broker);
                     }
                     break;
@@ -211,6 +359,24 @@ pub async fn run(
     probe.abort();
     consumer.unsubscribe();
     Ok(())
+}
+
+/// A consumer in the bridge's group, subscribed to the task topic.
+fn subscribe(
+    messaging: &Messaging,
+    health: &Health,
+) -> Result<Arc<StreamConsumer<BridgeContext>>, KafkaError> {
+    let consumer: StreamConsumer<BridgeContext> = base_config(messaging)
+        .set("group.id", GROUP_ID)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("session.timeout.ms", "6000")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", FETCH_WAIT)
+        .set("statistics.interval.ms", "1000")
+        .create_with_context(BridgeContext::new(health, true))?;
+    consumer.subscribe(&[messaging.tasks.as_str()])?;
+    Ok(Arc::new(consumer))
 }
 
 /// Creates the task and result topics if missing (Tansu does not auto-create); best effort.
@@ -278,7 +444,12 @@ async fn probe_loop(
             }
             Ok(Err(e)) => {
                 let e = kafka_error(&e);
-                health.down(Link::Broker, e.class, &e.message);
+                // On a rate-limited link the probe times out behind slow responses: that is
+                // the limit already reported, not a silent broker.
+                let limited = health.state(Link::Broker) == LinkState::Blocked;
+                if !(limited && e.class == ErrorClass::Stalled) {
+                    health.down(Link::Broker, e.class, &e.message);
+                }
             }
             Err(_) => return,
         }
@@ -329,6 +500,52 @@ impl Publish for KafkaSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample(answered: i64, rtt_ms: i64) -> BrokerSample {
+        BrokerSample {
+            answered,
+            rtt_avg_us: rtt_ms * 1000,
+            ..BrokerSample::default()
+        }
+    }
+
+    #[test]
+    fn slow_round_trips_mean_a_limited_link() {
+        let judged = judge(&[sample(3, 20), sample(1, 4000)]);
+        assert!(
+            matches!(&judged, Throughput::Limited(why) if why.contains("4000ms")),
+            "{judged:?}"
+        );
+        assert_eq!(judge(&[sample(5, 30), sample(2, 120)]), Throughput::Clear);
+    }
+
+    #[test]
+    fn silence_and_middling_round_trips_are_no_evidence() {
+        assert_eq!(judge(&[]), Throughput::NoEvidence);
+        assert_eq!(
+            judge(&[sample(0, 0)]),
+            Throughput::NoEvidence,
+            "nothing came back (a partition is judged elsewhere)"
+        );
+        assert_eq!(judge(&[sample(2, 900)]), Throughput::NoEvidence);
+        // A request that was answered only in an earlier interval does not count now.
+        assert_eq!(judge(&[sample(0, 9000), sample(1, 50)]), Throughput::Clear);
+        // One connection fast while another waits on a large answer: not clear yet.
+        let waiting = BrokerSample {
+            waiting: 1,
+            ..sample(0, 0)
+        };
+        assert_eq!(judge(&[waiting, sample(1, 8)]), Throughput::NoEvidence);
+    }
+
+    #[test]
+    fn a_broker_quota_is_a_rate_limit_however_fast_the_link() {
+        let throttled = BrokerSample {
+            throttle_max_ms: 250,
+            ..sample(4, 10)
+        };
+        assert!(matches!(judge(&[throttled]), Throughput::Limited(why) if why.contains("quota")));
+    }
 
     #[test]
     fn kafka_errors_map_to_classes() {
