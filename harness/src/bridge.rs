@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::backend::process::Launch;
 use crate::backend::{BackendError, StartContext};
 use crate::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
-use crate::scenario::{BridgeSpec, ServiceSpec, Target};
+use crate::scenario::{BridgeSpec, BrokerKind, ServiceSpec, Target};
 
 /// Where Debian's libfaketime lives (the multithreaded variant: the bridge runs tokio).
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
@@ -24,6 +24,8 @@ pub(crate) struct Bridge {
     pub launch: Launch,
     /// Its health port.
     pub port: u16,
+    /// Its `openclaw.config.yaml` (a `bridge_config` fault changes it).
+    pub config_file: PathBuf,
 }
 
 /// The `claw-bridge` binary: `CLAWCHAOS_BRIDGE_BIN`, else next to the running executable (the
@@ -81,19 +83,49 @@ pub(crate) fn prepare(
     };
     let broker = addr(&bridge.broker, "broker")?;
     let gateway = addr(&bridge.gateway, "gateway")?;
-    // With a token service the JWT is the password; without one, the internal user.
-    let credentials = if bridge.tokens.is_some() {
-        "claw-bridge".to_string()
-    } else {
-        format!("{ADMIN_USER}:{ADMIN_PASSWORD}")
+    let mut messaging = match &bridge.broker_kind {
+        BrokerKind::RabbitMq => {
+            // With a token service the JWT is the password; without one, the internal user.
+            let credentials = if bridge.tokens.is_some() {
+                "claw-bridge".to_string()
+            } else {
+                format!("{ADMIN_USER}:{ADMIN_PASSWORD}")
+            };
+            json!({
+                "broker": "rabbitmq",
+                "url": format!("amqp://{credentials}@{broker}/%2f"),
+                "tasks": "openclaw_tasks",
+                "results": "openclaw_results",
+                "heartbeat": humantime::format_duration(bridge.heartbeat).to_string(),
+            })
+        }
+        BrokerKind::Kafka {
+            service: tansu,
+            scram,
+        } => {
+            let mut kafka = json!({
+                "broker": "kafka",
+                "url": broker.to_string(),
+                "tasks": crate::tansu::TASKS,
+                "results": crate::tansu::RESULTS,
+            });
+            if *scram {
+                let users = crate::tansu::credentials(&context.run_dir, tansu)?;
+                let Some((_, user)) = users else {
+                    return Err(BackendError::setup(
+                        service,
+                        format!("broker {tansu} has no SCRAM users"),
+                    ));
+                };
+                kafka["sasl"] = json!({
+                    "mechanism": crate::tansu::MECHANISM,
+                    "username": user.username,
+                    "password": user.password,
+                });
+            }
+            kafka
+        }
     };
-    let mut messaging = json!({
-        "broker": "rabbitmq",
-        "url": format!("amqp://{credentials}@{broker}/%2f"),
-        "tasks": "openclaw_tasks",
-        "results": "openclaw_results",
-        "heartbeat": humantime::format_duration(bridge.heartbeat).to_string(),
-    });
     if let Some(tokens) = &bridge.tokens {
         let tokens = addr(tokens, "token service")?;
         messaging["token"] = json!({
@@ -146,6 +178,7 @@ pub(crate) fn prepare(
         );
     }
     Ok(Bridge {
+        config_file: config_file.clone(),
         launch: Launch {
             service: service.to_string(),
             command: vec![

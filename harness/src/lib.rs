@@ -81,3 +81,4 @@ pub mod rabbitmq;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod tansu;

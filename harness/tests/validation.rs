@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use clawchaos::scenario::{Diagnostic, ExpectKind, FaultAction, LinkFault, Stream, parse_str};
+use clawchaos::scenario::{
+    BrokerKind, Diagnostic, ExpectKind, FaultAction, LinkFault, ServiceKind, Stream, parse_str,
+};
 
 const VALID: &str = r#"
 name = "ok"
@@ -434,8 +436,13 @@ fn a_gateway_connect_probe_takes_the_gateway_s_token_and_a_config_fault_its_patc
         other => panic!("not a gateway_connect probe: {other:?}"),
     }
     match &scenario.faults[0].action {
-        FaultAction::OpenClawConfig { service, patch } => {
+        FaultAction::Config {
+            service,
+            patch,
+            restart,
+        } => {
             assert_eq!(service, "gateway");
+            assert!(!restart, "the gateway hot-reloads its config");
             assert_eq!(
                 patch["gateway"]["controlUi"]["allowedOrigins"][0],
                 "https://other.test"
@@ -482,5 +489,72 @@ fn a_ledger_probe_needs_a_ledger_and_the_ledger_a_rabbitmq_broker() {
     );
     one_problem(&text, 16, 9, "has no [ledger]");
     let text = format!("{text}\n[ledger]\nbroker = \"llm\"\n");
-    one_problem(&text, 38, 10, "is not a rabbitmq service");
+    one_problem(&text, 38, 10, "is not a rabbitmq or tansu service");
+}
+
+const KAFKA: &str = r#"
+name = "kafka"
+
+[services.llm]
+kind = "mock_llm"
+
+[services.gateway]
+kind = "openclaw"
+provider = { service = "llm" }
+
+[services.broker]
+kind = "tansu"
+
+[links.kafka]
+to = "broker"
+
+[services.bridge]
+kind = "bridge"
+broker = { link = "kafka" }
+gateway = { service = "gateway" }
+
+[[faults]]
+name = "wrong-password"
+kind = "bridge_config"
+service = "bridge"
+set = { messaging = { sasl = { password = "wrong" } } }
+at = "1s"
+"#;
+
+#[test]
+fn a_bridge_on_a_tansu_link_knows_its_broker_speaks_kafka() {
+    let scenario = parse_str(Path::new("kafka.toml"), KAFKA).expect("valid");
+    match &scenario.services["bridge"].kind {
+        ServiceKind::Bridge(bridge) => assert_eq!(
+            bridge.broker_kind,
+            BrokerKind::Kafka {
+                service: "broker".into(),
+                scram: false
+            }
+        ),
+        other => panic!("not a bridge: {other:?}"),
+    }
+    match &scenario.faults[0].action {
+        FaultAction::Config {
+            service, restart, ..
+        } => assert_eq!((service.as_str(), *restart), ("bridge", true)),
+        other => panic!("not a config fault: {other:?}"),
+    }
+}
+
+#[test]
+fn a_tansu_broker_takes_one_link_and_none_with_scram() {
+    let text = KAFKA.replace(
+        "[services.bridge]",
+        "[links.second]\nto = \"broker\"\n\n[services.bridge]",
+    );
+    one_problem(&text, 17, 1, "only one link may lead to \"broker\"");
+    let text = KAFKA.replace("kind = \"tansu\"", "kind = \"tansu\"\nscram = true");
+    one_problem(&text, 15, 1, "Tansu's relay, which does not carry SASL");
+}
+
+#[test]
+fn a_bridge_config_fault_needs_a_bridge() {
+    let text = KAFKA.replace("service = \"bridge\"\nset", "service = \"gateway\"\nset");
+    one_problem(&text, 25, 11, "`bridge_config` needs a bridge service");
 }

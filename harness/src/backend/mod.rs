@@ -128,6 +128,9 @@ pub struct StartContext {
     pub fixed_ports: std::collections::BTreeMap<String, u16>,
     /// Ports a service's config file must name when it differs from the listen port.
     pub fixed_config_ports: std::collections::BTreeMap<String, u16>,
+    /// The address a broker advertises to its clients (the link that leads to it), by
+    /// service name.
+    pub advertised: std::collections::BTreeMap<String, SocketAddr>,
 }
 
 /// How to run a service's own command-line tool against it (e.g. `openclaw models status`):

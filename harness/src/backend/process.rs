@@ -66,10 +66,23 @@ impl Backend for ProcessBackend {
                     service.version = Some("RabbitMQ".to_string());
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
+                ServiceKind::Tansu { scram } => {
+                    let broker = crate::tansu::prepare(
+                        &spec.name,
+                        *scram,
+                        context.advertised.get(&spec.name).copied(),
+                        context,
+                    )?;
+                    let mut service = ProcessService::spawn(broker.launch, broker.port, None)?;
+                    service.version = Some(format!("Tansu {}", crate::tansu::PINNED_TANSU));
+                    service.control = Some(broker.access);
+                    Ok(Box::new(service) as Box<dyn Service>)
+                }
                 ServiceKind::Bridge(bridge) => {
                     let prepared =
                         crate::bridge::prepare(spec, bridge, bridge.clock_skew, context)?;
-                    let service = ProcessService::spawn(prepared.launch, prepared.port, None)?;
+                    let mut service = ProcessService::spawn(prepared.launch, prepared.port, None)?;
+                    service.config_file = Some(prepared.config_file);
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
                 ServiceKind::Process { command, env, .. } => {
@@ -224,6 +237,8 @@ pub struct ProcessService {
     config_file: Option<PathBuf>,
     version: Option<String>,
     addr: SocketAddr,
+    /// Where the harness's own clients reach it, when not at `addr`.
+    control: Option<SocketAddr>,
     logs: LogBuffer,
     pid: u32,
     exit: ExitWatch,
@@ -241,6 +256,7 @@ impl ProcessService {
             config_file: None,
             version: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            control: None,
             logs,
             pid,
             exit,
@@ -382,6 +398,10 @@ impl Service for ProcessService {
 
     fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    fn control_addr(&self) -> Option<SocketAddr> {
+        self.control
     }
 
     fn logs(&self) -> LogBuffer {

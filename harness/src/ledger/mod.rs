@@ -1,8 +1,9 @@
 //! The task ledger: tasks published with ids, results collected, and the counts that make
 //! "nothing lost, nothing doubled, nothing overdue" a checked fact.
 //!
-//! [`Ledger`] is the shared book; [`rabbitmq`] is the broker side that fills it.
+//! [`Ledger`] is the shared book; [`rabbitmq`] and [`kafka`] are the broker sides that fill it.
 
+pub mod kafka;
 pub mod rabbitmq;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,36 @@ pub struct Task {
     pub id: String,
     /// The prompt sent through the gateway.
     pub prompt: String,
+    /// Filler that makes the task as large as `[ledger] task_bytes` asks (the bridge ignores
+    /// it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub padding: String,
+}
+
+/// The ledger's publisher and collector on one broker, running until stopped or dropped.
+pub struct LedgerClient {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LedgerClient {
+    /// Runs `work` (a broker side's loop) until the client is stopped or dropped.
+    pub(crate) fn spawn(work: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        Self {
+            task: tokio::spawn(work),
+        }
+    }
+
+    /// Stops the loop and waits until its clients are closed.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for LedgerClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// A result as the bridge publishes it (other fields are ignored).
@@ -82,6 +113,7 @@ pub struct Counts {
 pub struct Ledger {
     book: Arc<Mutex<Book>>,
     budget: Duration,
+    task_bytes: usize,
 }
 
 impl Ledger {
@@ -93,7 +125,14 @@ impl Ledger {
                 ..Book::default()
             })),
             budget,
+            task_bytes: 0,
         }
+    }
+
+    /// Pads every task to at least `bytes` bytes of JSON.
+    pub fn with_task_bytes(mut self, bytes: usize) -> Self {
+        self.task_bytes = bytes;
+        self
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Book) -> T) -> T {
@@ -106,9 +145,13 @@ impl Ledger {
     /// The next task to publish (the same one again until [`Ledger::published`] takes it).
     pub fn next_task(&self, prompt: &str) -> Task {
         let n = self.with(|b| b.next + 1);
+        let id = format!("t-{n:06}");
+        // `{"id":"..","prompt":"..","padding":".."}` is about 40 bytes more than its strings.
+        let bare = id.len() + prompt.len() + 40;
         Task {
-            id: format!("t-{n:06}"),
+            id,
             prompt: prompt.to_string(),
+            padding: ".".repeat(self.task_bytes.saturating_sub(bare)),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::{Ledger, LedgerClient, TaskResult};
 use futures_util::StreamExt as _;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
@@ -12,9 +13,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use tokio::task::JoinHandle;
-
-use super::{Ledger, TaskResult};
 
 /// The queue the bridge consumes.
 pub const TASKS: &str = "openclaw_tasks";
@@ -26,20 +24,9 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 /// Time allowed for one confirmed publish.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The running publisher and collector; aborted when dropped.
-pub struct LedgerClient {
-    task: JoinHandle<()>,
-}
-
-impl Drop for LedgerClient {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Starts publishing `rate` tasks per second to the node on `port`, and collecting results.
 pub fn start(ledger: Ledger, port: u16, rate: f64, prompt: String) -> LedgerClient {
-    let task = tokio::spawn(async move {
+    LedgerClient::spawn(async move {
         loop {
             match session(&ledger, port, rate, &prompt).await {
                 Ok(()) => return,
@@ -50,8 +37,7 @@ pub fn start(ledger: Ledger, port: u16, rate: f64, prompt: String) -> LedgerClie
             }
             tokio::time::sleep(RECONNECT_PAUSE).await;
         }
-    });
-    LedgerClient { task }
+    })
 }
 
 async fn declare(channel: &Channel) -> Result<(), lapin::Error> {

@@ -185,7 +185,11 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
         } => super::messaging::inject_broker(topology, service, *kind)
             .await
             .map_err(|e| failed(fault, "inject", e)),
-        FaultAction::OpenClawConfig { service, patch } => {
+        FaultAction::Config {
+            service,
+            patch,
+            restart,
+        } => {
             let path = topology
                 .services
                 .get(service)
@@ -200,11 +204,31 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
             topology
                 .saved_configs
                 .insert(fault.name.clone(), (path.clone(), original));
-            replace_file(&path, &text).map_err(|e| failed(fault, "inject", e))
+            replace_file(&path, &text).map_err(|e| failed(fault, "inject", e))?;
+            if *restart {
+                restart_service(fault, "inject", topology, service).await?;
+            }
+            Ok(())
         }
         // In place before the topology started (see `Topology::start`).
         FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. } => Ok(()),
     }
+}
+
+/// Stops `service` and starts it again (to read a changed config).
+async fn restart_service(
+    fault: &FaultSpec,
+    step: &'static str,
+    topology: &mut Topology,
+    service: &str,
+) -> Result<(), FaultError> {
+    let target = topology
+        .services
+        .get_mut(service)
+        .ok_or_else(|| failed(fault, step, format!("no service {service}")))?;
+    target.restart().await.map_err(|e| failed(fault, step, e))?;
+    topology.publish_vars(service);
+    Ok(())
 }
 
 /// Replaces `path`'s content at once (a watcher never reads half a file).
@@ -236,9 +260,15 @@ pub async fn heal(
         } => super::messaging::heal_broker(topology, service, *kind)
             .await
             .map_err(|e| failed(fault, "heal", e)),
-        FaultAction::OpenClawConfig { .. } => match topology.saved_configs.remove(&fault.name) {
+        FaultAction::Config {
+            service, restart, ..
+        } => match topology.saved_configs.remove(&fault.name) {
             Some((path, original)) => {
-                replace_file(&path, &original).map_err(|e| failed(fault, "heal", e))
+                replace_file(&path, &original).map_err(|e| failed(fault, "heal", e))?;
+                if *restart {
+                    restart_service(fault, "heal", topology, service).await?;
+                }
+                Ok(())
             }
             None => Ok(()),
         },

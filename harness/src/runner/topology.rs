@@ -22,6 +22,10 @@ use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceKind, ServiceSpec,
 /// a parallel build).
 const RABBITMQ_READY_WITHIN: Duration = Duration::from_secs(60);
 
+/// How long a Tansu broker may take to answer metadata and take its topics (well under a
+/// second here; SCRAM set-up starts it twice).
+const KAFKA_READY_WITHIN: Duration = Duration::from_secs(30);
+
 /// Why the topology could not be brought up.
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
@@ -63,7 +67,7 @@ pub struct Topology {
     /// Port squatters by fault name, until their fault is healed.
     pub squatters: BTreeMap<String, ProcessService>,
     /// The ledger's publisher and collector, once the topology is up.
-    pub ledger_client: Option<crate::ledger::rabbitmq::LedgerClient>,
+    pub ledger_client: Option<crate::ledger::LedgerClient>,
     /// Token service control clients by service name.
     pub token_services: BTreeMap<String, TokenServiceClient>,
     /// Config files as they were before a config fault changed them, by fault name.
@@ -72,6 +76,10 @@ pub struct Topology {
     pub injected_before_start: BTreeMap<String, Instant>,
     fixed_ports: BTreeMap<String, u16>,
     fixed_config_ports: BTreeMap<String, u16>,
+    /// Listen ports of links decided before their service starts (a broker advertises them).
+    link_ports: BTreeMap<String, u16>,
+    /// What a broker advertises, by service name.
+    advertised: BTreeMap<String, SocketAddr>,
     /// What probes see.
     pub probe_context: ProbeContext,
 }
@@ -105,8 +113,11 @@ impl Topology {
             injected_before_start: BTreeMap::new(),
             fixed_ports: BTreeMap::new(),
             fixed_config_ports: BTreeMap::new(),
+            link_ports: BTreeMap::new(),
+            advertised: BTreeMap::new(),
             probe_context: ProbeContext::default(),
         };
+        topology.plan_advertised_links(scenario)?;
         if faults_on {
             topology.squat_ports(scenario).await?;
         }
@@ -146,16 +157,50 @@ impl Topology {
         if let Some(spec) = &scenario.ledger
             && let Some(broker) = topology.services.get(&spec.broker)
         {
-            let ledger = crate::ledger::Ledger::new(spec.budget);
-            topology.ledger_client = Some(crate::ledger::rabbitmq::start(
-                ledger.clone(),
-                broker.addr().port(),
-                spec.rate,
-                spec.prompt.clone(),
-            ));
+            let ledger = crate::ledger::Ledger::new(spec.budget).with_task_bytes(spec.task_bytes);
+            let client = match scenario.services.get(&spec.broker).map(|s| &s.kind) {
+                Some(ServiceKind::Tansu { .. }) => crate::ledger::kafka::start(
+                    ledger.clone(),
+                    broker.control_addr().unwrap_or(broker.addr()),
+                    topology.kafka_admin(&spec.broker)?,
+                    spec.rate,
+                    spec.prompt.clone(),
+                ),
+                _ => crate::ledger::rabbitmq::start(
+                    ledger.clone(),
+                    broker.addr().port(),
+                    spec.rate,
+                    spec.prompt.clone(),
+                ),
+            };
+            topology.ledger_client = Some(client);
             topology.probe_context.ledger = Some(ledger);
         }
         Ok(topology)
+    }
+
+    /// A Tansu broker advertises one address, and Kafka clients follow it: when a link leads
+    /// to the broker, the broker must advertise the link's address, so that port is chosen
+    /// now, before either exists.
+    fn plan_advertised_links(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
+        for link in scenario.links.values() {
+            if let Some(ServiceKind::Tansu { .. }) =
+                scenario.services.get(&link.to).map(|s| &s.kind)
+            {
+                let port = crate::backend::process::free_port().map_err(BackendError::from)?;
+                self.link_ports.insert(link.name.clone(), port);
+                self.advertised
+                    .insert(link.to.clone(), SocketAddr::from(([127, 0, 0, 1], port)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The harness's own SCRAM user on Tansu broker `name`, if it requires one.
+    fn kafka_admin(&self, name: &str) -> Result<Option<crate::tansu::Credentials>, TopologyError> {
+        crate::tansu::credentials(self.run_dir.path(), name)
+            .map(|users| users.map(|(admin, _)| admin))
+            .map_err(|e| BackendError::setup(name, format!("its SCRAM users: {e}")).into())
     }
 
     /// Puts the before-start faults in place: a squatter on each squatted service's port.
@@ -256,6 +301,7 @@ impl Topology {
                 .collect(),
             fixed_ports: self.fixed_ports.clone(),
             fixed_config_ports: self.fixed_config_ports.clone(),
+            advertised: self.advertised.clone(),
         }
     }
 
@@ -307,6 +353,7 @@ impl Topology {
                     .await?
             }
             ServiceKind::RabbitMq { .. } => self.wait_amqp(&spec.name).await?,
+            ServiceKind::Tansu { .. } => self.wait_kafka(&spec.name).await?,
             ServiceKind::Bridge(bridge) => {
                 self.wait_http_ok(&spec.name, "/health", bridge.ready_within)
                     .await?
@@ -394,6 +441,23 @@ impl Topology {
         };
         self.wait_until(name, RABBITMQ_READY_WITHIN, "an AMQP handshake", || {
             crate::rabbitmq::handshake(port, Duration::from_secs(5))
+        })
+        .await
+    }
+
+    /// Waits until the broker answers a metadata request (through its relay, logged in), and
+    /// creates the task and result topics.
+    pub async fn wait_kafka(&self, name: &str) -> Result<(), TopologyError> {
+        let Some(access) = self
+            .services
+            .get(name)
+            .map(|s| s.control_addr().unwrap_or(s.addr()))
+        else {
+            return Ok(());
+        };
+        let admin = self.kafka_admin(name)?;
+        self.wait_until(name, KAFKA_READY_WITHIN, "a Kafka metadata answer", || {
+            crate::tansu::ready(access, admin.clone(), Duration::from_secs(5))
         })
         .await
     }
@@ -494,9 +558,13 @@ impl Topology {
                 TopologyError::Proxy(format!("link {} has no service {}", link.name, link.to))
             })?;
         let name = format!("{prefix}{}", link.name);
+        let listen = format!(
+            "127.0.0.1:{}",
+            self.link_ports.get(&link.name).unwrap_or(&0)
+        );
         let proxy = self
             .proxy
-            .create_proxy(&name, "127.0.0.1:0", &upstream.to_string())
+            .create_proxy(&name, &listen, &upstream.to_string())
             .await
             .map_err(|e| TopologyError::Proxy(e.to_string()))?;
         let listen: SocketAddr = proxy.listen.parse().map_err(|e| {
@@ -508,8 +576,12 @@ impl Topology {
         Ok(())
     }
 
-    /// Stops everything gracefully: proxies first, then services in reverse order.
+    /// Stops everything gracefully: the ledger's clients (while their broker still answers),
+    /// proxies, then services in reverse order.
     pub async fn shutdown(mut self) {
+        if let Some(ledger) = self.ledger_client.take() {
+            ledger.stop().await;
+        }
         if self.embedded_proxy.is_none() {
             for name in self.proxy_names.values() {
                 let _ = self.proxy.delete_proxy(name).await;

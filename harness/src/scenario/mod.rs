@@ -52,7 +52,7 @@ pub struct Scenario {
 /// and nothing doubled are then checked as invariants of every run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerSpec {
-    /// The rabbitmq service it talks to (directly, never through a link).
+    /// The rabbitmq or tansu service it talks to (directly, never through a link).
     pub broker: String,
     /// Tasks published per second.
     pub rate: f64,
@@ -61,6 +61,9 @@ pub struct LedgerSpec {
     pub budget: Duration,
     /// The prompt every task carries.
     pub prompt: String,
+    /// Tasks are padded to at least this many bytes (a large task makes a bandwidth limit
+    /// on the broker link bite); 0 leaves them as small as they are.
+    pub task_bytes: usize,
     /// Time allowed, at the end, for the outstanding tasks to complete.
     pub settle: Duration,
 }
@@ -130,6 +133,14 @@ pub enum ServiceKind {
         /// The token service whose key verifies JWTs.
         tokens: Option<String>,
     },
+    /// A Tansu broker (Kafka protocol) for this run, on sqlite storage in the run folder, with
+    /// the task and result topics created. It advertises the address of the one link to it
+    /// (so clients that bootstrap through the link stay on it); the harness's own clients
+    /// reach it directly.
+    Tansu {
+        /// SASL/SCRAM-SHA-256 required: the bridge and the harness get users of their own.
+        scram: bool,
+    },
     /// The JWT issuer the bridge gets its broker credential from (in-process).
     TokenService {
         /// `hs256` or `rs256`.
@@ -165,6 +176,7 @@ impl ServiceKind {
             ServiceKind::OpenClaw(_) => "openclaw",
             ServiceKind::Process { .. } => "process",
             ServiceKind::RabbitMq { .. } => "rabbitmq",
+            ServiceKind::Tansu { .. } => "tansu",
             ServiceKind::TokenService { .. } => "token_service",
             ServiceKind::Bridge(_) => "bridge",
         }
@@ -190,8 +202,10 @@ impl ServiceKind {
 /// The bridge's settings in a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BridgeSpec {
-    /// The broker (a rabbitmq service, or a link to one).
+    /// The broker (a rabbitmq or tansu service, or a link to one).
     pub broker: Target,
+    /// What that broker is (resolved through the link, if any).
+    pub broker_kind: BrokerKind,
     /// The gateway (an openclaw service, or a link to one).
     pub gateway: Target,
     /// The token service (or a link to one); without it the bridge logs in as `guest`.
@@ -213,6 +227,21 @@ pub struct BridgeSpec {
     pub ready_within: Duration,
     /// Whether a `clock_skew` fault targets it (it then runs under libfaketime).
     pub clock_skew: bool,
+}
+
+/// The kind of broker a bridge talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BrokerKind {
+    /// RabbitMQ (AMQP 0-9-1).
+    #[default]
+    RabbitMq,
+    /// Tansu (Kafka protocol).
+    Kafka {
+        /// The tansu service.
+        service: String,
+        /// Whether it requires SASL/SCRAM.
+        scram: bool,
+    },
 }
 
 /// How the gateway is told its port.
@@ -733,13 +762,17 @@ pub enum FaultAction {
         /// What it does.
         fault: BrokerFault,
     },
-    /// A change to the gateway's config file, which it hot-reloads (e.g. an allowed-origins
-    /// list that no longer names the dashboard's origin); the heal writes the original back.
-    OpenClawConfig {
-        /// The openclaw service.
+    /// A change to a service's config file: the gateway's, which it hot-reloads (e.g. an
+    /// allowed-origins list that no longer names the dashboard's origin), or the bridge's,
+    /// which is restarted to read it (a deploy with a wrong secret). The heal writes the
+    /// original back (and restarts the bridge again).
+    Config {
+        /// The openclaw or bridge service.
         service: String,
         /// Merged into the config (tables key by key, anything else replaces).
         patch: serde_json::Value,
+        /// Restart the service after each write (it does not reload its config by itself).
+        restart: bool,
     },
     /// The service is given a privileged port (below 1024) to listen on, and runs as an
     /// unprivileged user (its `user`); the heal moves it to a port above 1024 and starts it
@@ -812,6 +845,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "squat_port",
     "privileged_port",
     "openclaw_config",
+    "bridge_config",
     "tokens_down",
     "tokens_error",
     "tokens_ttl",

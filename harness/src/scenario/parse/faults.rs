@@ -35,7 +35,7 @@ pub(super) fn fault_keys(kind: &str) -> &'static [&'static str] {
         "kill" | "pause" => &["service"],
         "squat_port" => &["service", "family", "port"],
         "privileged_port" => &["service"],
-        "openclaw_config" => &["service", "set"],
+        "openclaw_config" | "bridge_config" => &["service", "set"],
         "tokens_down" | "broker_close_connections" | "broker_memory_alarm" => &["service"],
         "tokens_error" => &["service", "status"],
         "tokens_ttl" => &["service", "ttl"],
@@ -149,26 +149,42 @@ pub(super) fn read_fault_action(
     if let Some(action) = read_messaging_fault(t, kind, refs) {
         return action;
     }
-    if kind == "openclaw_config" {
-        let service = t.req_string("service", "the openclaw service whose config changes")?;
+    if kind == "openclaw_config" || kind == "bridge_config" {
+        let (wanted, a_wanted, example) = if kind == "openclaw_config" {
+            (
+                "openclaw",
+                "an openclaw",
+                "{ gateway = { controlUi = { allowedOrigins = [\"https://other.test\"] } } }",
+            )
+        } else {
+            (
+                "bridge",
+                "a bridge",
+                "{ messaging = { sasl = { password = \"wrong\" } } }",
+            )
+        };
+        let service = t.req_string(
+            "service",
+            &format!("the {wanted} service whose config changes"),
+        )?;
         if !require_service(source, &service, refs.services) {
             return None;
         }
-        if !matches!(
-            refs.services.get(&service.value).map(|s| &s.kind),
-            Some(ServiceKind::OpenClaw(_))
-        ) {
+        if refs.services.get(&service.value).map(|s| s.kind.name()) != Some(wanted) {
             source.problem(
                 service.span.clone(),
                 format!(
-                    "`openclaw_config` needs an openclaw service; \"{}\" is not one",
+                    "`{kind}` needs {a_wanted} service; \"{}\" is not one",
                     service.value
                 ),
             );
             return None;
         }
         let Some(set) = t.raw("set") else {
-            t.missing("set", "a table merged into the gateway's config, e.g. { gateway = { controlUi = { allowedOrigins = [\"https://other.test\"] } } }");
+            t.missing(
+                "set",
+                &format!("a table merged into the {wanted}'s config, e.g. {example}"),
+            );
             return None;
         };
         let patch = to_json(source, set)?;
@@ -176,9 +192,10 @@ pub(super) fn read_fault_action(
             source.problem(set.span(), "`set` must be a table of config keys");
             return None;
         }
-        return Some(FaultAction::OpenClawConfig {
+        return Some(FaultAction::Config {
             service: service.value,
             patch,
+            restart: kind == "bridge_config",
         });
     }
     if kind.starts_with("llm_") || kind == "kill" || kind == "pause" {
@@ -245,13 +262,14 @@ pub(super) fn read_fault_action(
                 ServiceKind::Process { .. }
                     | ServiceKind::OpenClaw(_)
                     | ServiceKind::RabbitMq { .. }
+                    | ServiceKind::Tansu { .. }
                     | ServiceKind::Bridge(_)
             )
         ) {
             source.problem(
                 service.span.clone(),
                 format!(
-                    "`{kind}` needs a service that runs as a process (process, openclaw, rabbitmq, bridge); \"{}\" is not one",
+                    "`{kind}` needs a service that runs as a process (process, openclaw, rabbitmq, tansu, bridge); \"{}\" is not one",
                     service.value
                 ),
             );

@@ -95,13 +95,41 @@ fn read_scenario(
         }
     }
 
+    // A Tansu broker advertises one address: the one link to it (see `crate::tansu`).
+    for (name, value) in top.entries("links") {
+        let to = links.get(&name.value).map(|l| l.to.as_str());
+        let first = links.values().find(|l| Some(l.to.as_str()) == to);
+        let tansu = to.and_then(|t| services.get(t)).map(|s| &s.kind);
+        if let Some(ServiceKind::Tansu { scram: true }) = tansu {
+            source.problem(
+                value.span(),
+                format!(
+                    "tansu broker \"{}\" requires SCRAM, and a link to it cannot be offered: the harness reaches a linked broker through Tansu's relay, which does not carry SASL; connect the bridge to the service directly",
+                    to.unwrap_or_default()
+                ),
+            );
+        }
+        if let Some(ServiceKind::Tansu { .. }) = tansu
+            && first.is_some_and(|f| f.name != name.value)
+        {
+            source.problem(
+                value.span(),
+                format!(
+                    "a tansu broker advertises a single address, so only one link may lead to \"{}\" (link {} already does)",
+                    to.unwrap_or_default(),
+                    first.map_or("", |f| f.name.as_str())
+                ),
+            );
+        }
+    }
+
     // Where a service reaches another (a gateway's provider, a bridge's broker, ...), the
     // other must exist and be of the right kind, reached directly or through a link to it.
     for (name, value) in top.entries("services") {
         let Some(table) = value.get_ref().as_table() else {
             continue;
         };
-        for (key, kind) in DEPENDENCY_KINDS {
+        for (key, kinds) in DEPENDENCY_KINDS {
             let Some(dependency) = table.get(*key) else {
                 continue;
             };
@@ -109,7 +137,7 @@ fn read_scenario(
                 source,
                 &name.value,
                 key,
-                kind,
+                kinds,
                 dependency,
                 &services,
                 &links,
@@ -225,6 +253,33 @@ fn read_scenario(
         }
     }
 
+    // A bridge knows what its broker is (through its link, if it goes through one).
+    let broker_kinds: BTreeMap<String, BrokerKind> = services
+        .values()
+        .filter_map(|spec| match &spec.kind {
+            ServiceKind::Bridge(bridge) => {
+                let broker = match &bridge.broker {
+                    Target::Service(s) => s.clone(),
+                    Target::Link(l) => links.get(l).map(|l| l.to.clone())?,
+                };
+                let kind = match services.get(&broker).map(|s| &s.kind) {
+                    Some(ServiceKind::Tansu { scram }) => BrokerKind::Kafka {
+                        service: broker,
+                        scram: *scram,
+                    },
+                    _ => BrokerKind::RabbitMq,
+                };
+                Some((spec.name.clone(), kind))
+            }
+            _ => None,
+        })
+        .collect();
+    for (name, kind) in broker_kinds {
+        if let Some(ServiceKind::Bridge(bridge)) = services.get_mut(&name).map(|s| &mut s.kind) {
+            bridge.broker_kind = kind;
+        }
+    }
+
     // A bridge whose clock a fault skews runs under libfaketime from the start.
     for fault in &faults {
         if let FaultAction::ClockSkew { service, .. } = &fault.action
@@ -256,16 +311,25 @@ fn read_ledger(
     top: &Table<'_, '_, '_>,
     services: &BTreeMap<String, ServiceSpec>,
 ) -> Option<LedgerSpec> {
-    let t = top.table("ledger", &["broker", "rate", "budget", "prompt", "settle"])?;
+    let t = top.table(
+        "ledger",
+        &["broker", "rate", "budget", "prompt", "settle", "task_bytes"],
+    )?;
     let source = t.source();
-    let broker = t.req_string("broker", "the rabbitmq service the ledger talks to")?;
+    let broker = t.req_string(
+        "broker",
+        "the rabbitmq or tansu service the ledger talks to",
+    )?;
     if require_service(source, &broker, services)
-        && services.get(&broker.value).map(|s| s.kind.name()) != Some("rabbitmq")
+        && !matches!(
+            services.get(&broker.value).map(|s| s.kind.name()),
+            Some("rabbitmq" | "tansu")
+        )
     {
         source.problem(
             broker.span.clone(),
             format!(
-                "the ledger's broker \"{}\" is not a rabbitmq service",
+                "the ledger's broker \"{}\" is not a rabbitmq or tansu service",
                 broker.value
             ),
         );
@@ -280,6 +344,9 @@ fn read_ledger(
         prompt: t
             .string("prompt")
             .map_or_else(|| "ping".to_string(), |s| s.value),
+        task_bytes: t
+            .integer("task_bytes", 0..=1_000_000)
+            .map_or(0, |n| n as usize),
         settle: t.duration("settle").map_or(budget, |d| d.value),
     })
 }
@@ -415,20 +482,20 @@ fn to_json(source: &Source<'_>, value: &toml::Spanned<DeValue<'_>>) -> Option<se
 }
 
 /// Settings that name another service, and the kind that service must be.
-const DEPENDENCY_KINDS: &[(&str, &str)] = &[
-    ("provider", "mock_llm"),
-    ("broker", "rabbitmq"),
-    ("gateway", "openclaw"),
-    ("tokens", "token_service"),
+const DEPENDENCY_KINDS: &[(&str, &[&str])] = &[
+    ("provider", &["mock_llm"]),
+    ("broker", &["rabbitmq", "tansu"]),
+    ("gateway", &["openclaw"]),
+    ("tokens", &["token_service"]),
 ];
 
 /// `key` of service `name` (`{ link = .. }`, `{ service = .. }` or, for `tokens` of a broker, a
-/// plain name) must reach an existing service of kind `kind`.
+/// plain name) must reach an existing service of one of `kinds`.
 fn check_dependency(
     source: &Source<'_>,
     name: &str,
     key: &str,
-    kind: &str,
+    kinds: &[&str],
     value: &toml::Spanned<DeValue<'_>>,
     services: &BTreeMap<String, ServiceSpec>,
     links: &BTreeMap<String, LinkSpec>,
@@ -459,11 +526,16 @@ fn check_dependency(
         None
     };
     if let Some(service) = service
-        && services.get(&service).map(|s| s.kind.name()) != Some(kind)
+        && !services
+            .get(&service)
+            .is_some_and(|s| kinds.contains(&s.kind.name()))
     {
         source.problem(
             target.span.clone(),
-            format!("the {key} of {name} must be a {kind} service (or a link to one)"),
+            format!(
+                "the {key} of {name} must be a {} service (or a link to one)",
+                kinds.join(" or ")
+            ),
         );
     }
 }

@@ -11,6 +11,7 @@ pub(super) const SERVICE_KINDS: &[&str] = &[
     "openclaw",
     "process",
     "rabbitmq",
+    "tansu",
     "token_service",
     "bridge",
 ];
@@ -64,6 +65,7 @@ pub(super) fn read_service(
         "process" => &["kind", "command", "env", "ready", "ready_within"],
         "openclaw" => OPENCLAW_KEYS,
         "rabbitmq" => &["kind", "tokens"],
+        "tansu" => &["kind", "scram"],
         "token_service" => &["kind", "algorithm", "ttl", "clock_offset"],
         "bridge" => BRIDGE_KEYS,
         _ => &present_keys(value),
@@ -103,6 +105,9 @@ pub(super) fn read_service(
         "rabbitmq" => ServiceKind::RabbitMq {
             tokens: t.string("tokens").map(|s| s.value),
         },
+        "tansu" => ServiceKind::Tansu {
+            scram: t.boolean("scram").unwrap_or(false),
+        },
         "token_service" => ServiceKind::TokenService {
             algorithm: t
                 .choice("algorithm", &["hs256", "rs256"])
@@ -123,6 +128,7 @@ pub(super) fn read_service(
             }
             let spec = BridgeSpec {
                 broker: broker?,
+                broker_kind: BrokerKind::RabbitMq,
                 gateway: gateway?,
                 tokens: read_target_table(&t, "tokens", "the token service"),
                 ack_before_publish: t
