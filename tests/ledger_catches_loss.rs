@@ -1,19 +1,15 @@
-//! The ledger's "nothing lost" invariant must be able to fail. The bridge-crash scenario kills
-//! the bridge while tasks are in flight; with the bridge acknowledging tasks before their
-//! results are published (`ack = "before_publish"`, deliberately wrong), the tasks it had
-//! taken vanish with it, and the ledger must say so: the run fails, naming the invariant and
-//! the tasks left without a result.
+//! The ledger's "nothing lost" invariant must be able to fail, on both brokers. The
+//! bridge-crash scenarios kill the bridge while a task is in flight; with the bridge
+//! acknowledging tasks before their results are published (`ack = "before_publish"`,
+//! deliberately wrong: a RabbitMQ ack, a Kafka offset commit), the task it had taken vanishes
+//! with it, and the ledger must say so: the run fails, naming the invariant and the tasks left
+//! without a result.
 
 mod common;
 
-#[test]
-fn a_bridge_that_acks_before_publishing_loses_tasks_and_the_ledger_catches_it() {
-    let outcome = common::run_altered(
-        "messaging/bridge-crash.toml",
-        "tokens = { service = \"tokens\" }\n",
-        "tokens = { service = \"tokens\" }\nack = \"before_publish\"\n",
-    );
+use clawchaos::runner::ScenarioOutcome;
 
+fn assert_the_ledger_caught_the_loss(outcome: &ScenarioOutcome) {
     assert!(!outcome.passed, "tasks acked before publishing were lost");
     let failures = outcome.failures();
     let lost = failures
@@ -27,4 +23,24 @@ fn a_bridge_that_acks_before_publishing_loses_tasks_and_the_ledger_catches_it() 
     let counts = outcome.ledger.expect("the ledger's counts are reported");
     assert!(counts.outstanding > 0, "{counts:?}");
     assert_eq!(counts.duplicates, 0, "loss, not doubling: {counts:?}");
+}
+
+#[test]
+fn a_bridge_that_acks_before_publishing_loses_tasks_and_the_ledger_catches_it() {
+    let outcome = common::run_altered(
+        "messaging/bridge-crash.toml",
+        "tokens = { service = \"tokens\" }\n",
+        "tokens = { service = \"tokens\" }\nack = \"before_publish\"\n",
+    );
+    assert_the_ledger_caught_the_loss(&outcome);
+}
+
+#[test]
+fn on_kafka_a_bridge_that_commits_before_publishing_loses_tasks_and_the_ledger_catches_it() {
+    let outcome = common::run_altered(
+        "kafka/bridge-crash.toml",
+        "broker = { link = \"kafka\" }\n",
+        "broker = { link = \"kafka\" }\nack = \"before_publish\"\n",
+    );
+    assert_the_ledger_caught_the_loss(&outcome);
 }
