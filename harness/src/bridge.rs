@@ -31,16 +31,8 @@ pub(crate) struct Bridge {
 /// The `claw-bridge` binary: `CLAWCHAOS_BRIDGE_BIN`, else next to the running executable (the
 /// `clawchaos` CLI in `target/*/`, or a test in `target/*/deps/`).
 pub fn locate_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("CLAWCHAOS_BRIDGE_BIN") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!(
-                "CLAWCHAOS_BRIDGE_BIN={} is not a file",
-                path.display()
-            ))
-        };
+    if let Some(chosen) = crate::backend::process::binary_from_env("CLAWCHAOS_BRIDGE_BIN") {
+        return chosen;
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().unwrap_or(Path::new("."));

@@ -70,16 +70,8 @@ pub(crate) struct Broker {
 
 /// The `tansu` binary: `CLAWCHAOS_TANSU_BIN`, else where `scripts/provision-tansu` builds it.
 pub fn locate_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("CLAWCHAOS_TANSU_BIN") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!(
-                "CLAWCHAOS_TANSU_BIN={} is not a file",
-                path.display()
-            ))
-        };
+    if let Some(chosen) = crate::backend::process::binary_from_env("CLAWCHAOS_TANSU_BIN") {
+        return chosen;
     }
     let path = crate::openclaw::install::default_cache()
         .join(format!("tansu-{PINNED_TANSU}"))

@@ -184,6 +184,17 @@ pub fn free_port_both_families() -> std::io::Result<u16> {
     ))
 }
 
+/// A program named by environment variable `var`, if it is set: its path, or why it cannot
+/// be used.
+pub fn binary_from_env(var: &str) -> Option<Result<PathBuf, String>> {
+    let path = PathBuf::from(std::env::var_os(var)?);
+    Some(if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{var}={} is not a file", path.display()))
+    })
+}
+
 /// Picks a free loopback port by binding port 0.
 pub fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;

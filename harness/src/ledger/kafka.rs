@@ -71,9 +71,7 @@ async fn session(
         .subscribe(&[RESULTS])
         .map_err(|e| format!("subscribe to {RESULTS}: {e}"))?;
 
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = super::publish_ticker(rate);
     loop {
         tokio::select! {
             message = consumer.recv() => match message {

@@ -47,6 +47,13 @@ impl LedgerClient {
     }
 }
 
+/// Ticks `rate` times per second; a late tick delays the next ones (no burst to catch up).
+pub(crate) fn publish_ticker(rate: f64) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
 impl Drop for LedgerClient {
     fn drop(&mut self) {
         self.task.abort();

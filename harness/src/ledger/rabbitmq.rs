@@ -85,9 +85,7 @@ async fn session(ledger: &Ledger, port: u16, rate: f64, prompt: &str) -> Result<
         .map_err(|e| e.to_string())?;
     ledger.set_error(None);
 
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = super::publish_ticker(rate);
     loop {
         tokio::select! {
             delivery = consumer.next() => match delivery {
