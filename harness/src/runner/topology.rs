@@ -159,13 +159,16 @@ impl Topology {
         {
             let ledger = crate::ledger::Ledger::new(spec.budget).with_task_bytes(spec.task_bytes);
             let client = match scenario.services.get(&spec.broker).map(|s| &s.kind) {
-                Some(ServiceKind::Tansu { .. }) => crate::ledger::kafka::start(
-                    ledger.clone(),
-                    broker.control_addr().unwrap_or(broker.addr()),
-                    topology.kafka_admin(&spec.broker)?,
-                    spec.rate,
-                    spec.prompt.clone(),
-                ),
+                Some(ServiceKind::Tansu { .. }) => {
+                    let (access, admin) = topology.kafka_access(&spec.broker)?;
+                    crate::ledger::kafka::start(
+                        ledger.clone(),
+                        access,
+                        admin,
+                        spec.rate,
+                        spec.prompt.clone(),
+                    )
+                }
                 _ => crate::ledger::rabbitmq::start(
                     ledger.clone(),
                     broker.addr().port(),
@@ -196,11 +199,20 @@ impl Topology {
         Ok(())
     }
 
-    /// The harness's own SCRAM user on Tansu broker `name`, if it requires one.
-    fn kafka_admin(&self, name: &str) -> Result<Option<crate::tansu::Credentials>, TopologyError> {
-        crate::tansu::credentials(self.run_dir.path(), name)
+    /// Where the harness's own clients reach Tansu broker `name` (its relay, or the broker),
+    /// and the harness's SCRAM user there if it requires one.
+    fn kafka_access(
+        &self,
+        name: &str,
+    ) -> Result<(SocketAddr, Option<crate::tansu::Credentials>), TopologyError> {
+        let service = self
+            .services
+            .get(name)
+            .ok_or_else(|| BackendError::setup(name, "it is not running"))?;
+        let admin = crate::tansu::credentials(self.run_dir.path(), name)
             .map(|users| users.map(|(admin, _)| admin))
-            .map_err(|e| BackendError::setup(name, format!("its SCRAM users: {e}")).into())
+            .map_err(|e| BackendError::setup(name, format!("its SCRAM users: {e}")))?;
+        Ok((service.control_addr().unwrap_or(service.addr()), admin))
     }
 
     /// Puts the before-start faults in place: a squatter on each squatted service's port.
@@ -448,14 +460,7 @@ impl Topology {
     /// Waits until the broker answers a metadata request (through its relay, logged in), and
     /// creates the task and result topics.
     pub async fn wait_kafka(&self, name: &str) -> Result<(), TopologyError> {
-        let Some(access) = self
-            .services
-            .get(name)
-            .map(|s| s.control_addr().unwrap_or(s.addr()))
-        else {
-            return Ok(());
-        };
-        let admin = self.kafka_admin(name)?;
+        let (access, admin) = self.kafka_access(name)?;
         self.wait_until(name, KAFKA_READY_WITHIN, "a Kafka metadata answer", || {
             crate::tansu::ready(access, admin.clone(), Duration::from_secs(5))
         })
