@@ -5,6 +5,10 @@ pub mod kafka;
 pub mod rabbitmq;
 
 use crate::classify::ErrorClass;
+use std::time::Duration;
+
+/// How long a stopping bridge waits for the tasks in hand before leaving them to redelivery.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A broker link failure: its class and text (secrets scrubbed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -112,7 +112,8 @@ pub struct Messaging {
     pub results: String,
     /// AMQP heartbeat interval.
     pub heartbeat: Duration,
-    /// How many unacknowledged tasks the broker hands us at once.
+    /// How many unacknowledged tasks the broker hands us at once (RabbitMQ); on Kafka, how
+    /// many wait per partition behind the one in hand.
     pub prefetch: u16,
     /// How long a result publish may wait for its confirm before the link counts as stalled.
     pub publish_timeout: Duration,

@@ -2,34 +2,39 @@
 //! `claw-bridge`, produce results to `openclaw.results`, commit a task's offset only after its
 //! result's delivery is confirmed.
 //!
-//! Messages are handled one at a time, so offsets are committed in order. librdkafka
-//! reconnects on its own (250 ms doubling to 5 s); its errors feed the broker link's health,
-//! and a metadata probe every few seconds notices when the broker is back.
+//! Each partition has a worker that handles its messages one at a time, so offsets are
+//! committed in order, while partitions are handled side by side (`prefetch` messages wait
+//! per partition).
+//!
+//! librdkafka reconnects on its own (250 ms doubling to 5 s); its errors feed the broker
+//! link's health, and a metadata probe every few seconds notices when the broker is back.
 //!
 //! A link that answers, but too slowly to keep up, is rate limited: Kafka brokers throttle
 //! with quotas (`throttle_time_ms`), and a link's bandwidth shows as requests whose round trip
 //! takes seconds. The consumer's statistics (every second) are judged for both; the broker
 //! link is then `blocked` with class `rate_limited`, until the round trips are short again.
 
+mod partitions;
 mod throughput;
 
 pub use throughput::{BrokerSample, Throughput, judge};
 
-use super::BrokerError;
+use super::{BrokerError, DRAIN_TIMEOUT};
 use crate::backoff::Backoff;
 use crate::classify::{ErrorClass, classify_broker};
 use crate::config::Messaging;
 use crate::health::{Health, Link, LinkState};
-use crate::pipeline::{Acknowledge, Pipeline, Publish};
+use crate::pipeline::{Pipeline, Publish};
+use partitions::{Delivery, PartitionWorkers};
+use rdkafka::TopicPartitionList;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -199,11 +204,20 @@ pub async fn run(
         ))
     };
     let mut probe = start_probe(&consumer);
+    let (current_consumer, consumer_rx) = watch::channel(Arc::clone(&consumer));
     let sink = KafkaSink {
         producer,
         topic: messaging.results.clone(),
         timeout: messaging.publish_timeout,
     };
+    let mut workers = PartitionWorkers::new(
+        pipeline,
+        sink,
+        health.clone(),
+        consumer_rx,
+        stop.clone(),
+        usize::from(messaging.prefetch),
+    );
     let mut backoff = Backoff::default();
     let mut watchdog = tokio::time::interval(WATCHDOG_EVERY);
     let mut unassigned_since: Option<Instant> = None;
@@ -230,18 +244,22 @@ pub async fn run(
                 probe.abort();
                 consumer.unsubscribe();
                 consumer = subscribe(&messaging, &health)?;
+                current_consumer.send_replace(Arc::clone(&consumer));
                 probe = start_probe(&consumer);
                 unassigned_since = None;
             }
             continue;
         };
-        let (topic, partition, offset, payload) = match message {
-            Ok(m) => (
-                m.topic().to_owned(),
-                m.partition(),
-                m.offset(),
-                m.payload().unwrap_or_default().to_vec(),
-            ),
+        let delivery = match message {
+            Ok(m) => {
+                backoff.reset();
+                Delivery {
+                    topic: m.topic().to_owned(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    payload: m.payload().unwrap_or_default().to_vec(),
+                }
+            }
             Err(e) => {
                 let e = kafka_error(&e);
                 health.down(Link::Broker, e.class, &e.message);
@@ -252,38 +270,13 @@ pub async fn run(
                 }
             }
         };
-        // Hold the message until its result is confirmed; retry (with backoff) on broker errors.
-        loop {
-            let ack = KafkaAck {
-                consumer: &consumer,
-                topic: &topic,
-                partition,
-                offset,
-            };
-            match pipeline.handle(&payload, ack, &sink).await {
-                Ok(_) => {
-                    backoff.reset();
-                    // A rate limit is lifted by the statistics, not by one task getting through.
-                    if health.state(Link::Broker) == LinkState::Down {
-                        health.up(Link::Broker);
-                    }
-                    break;
-                }
-                Err(e) => {
-                    health.down(Link::Broker, e.class, &e.message);
-                    let delay = backoff.next_delay();
-                    tokio::select! {
-                        _ = crate::stop::stopped(&mut stop) => {
-                            probe.abort();
-                            return Ok(());
-                        }
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-            }
+        tokio::select! {
+            _ = crate::stop::stopped(&mut stop) => break,
+            _ = workers.dispatch(delivery) => {}
         }
     }
     probe.abort();
+    workers.shutdown(DRAIN_TIMEOUT).await;
     consumer.unsubscribe();
     Ok(())
 }
@@ -384,25 +377,6 @@ async fn probe_loop(
             _ = crate::stop::stopped(&mut stop) => return,
             _ = tokio::time::sleep(PROBE_EVERY) => {}
         }
-    }
-}
-
-/// Commits one message's offset (the next offset to read).
-struct KafkaAck<'a> {
-    consumer: &'a StreamConsumer<BridgeContext>,
-    topic: &'a str,
-    partition: i32,
-    offset: i64,
-}
-
-impl Acknowledge for KafkaAck<'_> {
-    async fn ack(&mut self) -> Result<(), BrokerError> {
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(self.topic, self.partition, Offset::Offset(self.offset + 1))
-            .map_err(|e| kafka_error(&e))?;
-        self.consumer
-            .commit(&tpl, CommitMode::Async)
-            .map_err(|e| kafka_error(&e))
     }
 }
 

@@ -25,8 +25,6 @@ pub const JWT_USERNAME: &str = "claw-bridge";
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A session that lived this long resets the reconnect backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(10);
-/// How long shutdown waits for tasks in flight.
-pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The consumer tag.
 pub(crate) const CONSUMER_TAG: &str = "claw-bridge";
 

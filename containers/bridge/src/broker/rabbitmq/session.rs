@@ -2,8 +2,9 @@
 //! or the bridge stops; apply refreshed tokens with `connection.update_secret`.
 
 use super::sink::{RabbitAck, RabbitSink};
-use super::{CONNECT_TIMEOUT, CONSUMER_TAG, DRAIN_TIMEOUT, JWT_USERNAME, broker_error};
+use super::{CONNECT_TIMEOUT, CONSUMER_TAG, JWT_USERNAME, broker_error};
 use crate::broker::BrokerError;
+use crate::broker::DRAIN_TIMEOUT;
 use crate::classify::ErrorClass;
 use crate::config::Messaging;
 use crate::health::{Health, Link};
