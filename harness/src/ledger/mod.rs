@@ -273,27 +273,54 @@ impl Ledger {
         })
     }
 
-    /// Evaluates a ledger probe.
-    pub fn check(&self, check: &LedgerCheck) -> (bool, String) {
+    /// Evaluates a ledger probe. With `event_age` (how long ago the latest injection or heal
+    /// was), the result conditions count only results that came after it.
+    pub fn check(&self, check: &LedgerCheck, event_age: Option<Duration>) -> (bool, String) {
         let c = self.counts();
-        let since = self.since_last_result();
-        let results = c.done + c.failed;
+        let last = self.since_last_result();
+        // Time since the last result, counted from the event at the latest.
+        let since = match event_age {
+            Some(age) => Some(last.map_or(age, |l| l.min(age))),
+            None => last,
+        };
+        let fresh = |s: Duration| event_age.is_none_or(|age| s < age);
+        let results = match event_age {
+            Some(age) => self.results_within(age),
+            None => c.done + c.failed,
+        };
         let mut holds = check.min_overdue.is_none_or(|n| c.overdue >= n)
             && check.max_overdue.is_none_or(|n| c.overdue <= n)
             && check.max_duplicates.is_none_or(|n| c.duplicates <= n)
             && check.min_results.is_none_or(|n| results >= n)
             && check.min_failed.is_none_or(|n| c.failed >= n);
         if let Some(within) = check.results_within {
-            holds &= since.is_some_and(|s| s <= within);
+            holds &= last.is_some_and(|s| s <= within && fresh(s));
         }
         if let Some(quiet) = check.no_results_for {
             holds &= since.is_none_or(|s| s >= quiet);
         }
-        let last = since.map_or_else(
-            || "no result yet".to_string(),
-            |s| format!("last result {}ms ago", s.as_millis()),
-        );
-        (holds, format!("{}; {last}", describe(&c)))
+        let mut detail = format!("{}; ", describe(&c));
+        match last {
+            Some(s) => detail.push_str(&format!("last result {}ms ago", s.as_millis())),
+            None => detail.push_str("no result yet"),
+        }
+        if let Some(age) = event_age {
+            detail.push_str(&format!(
+                "; {results} since the latest injection or heal ({}ms ago)",
+                age.as_millis()
+            ));
+        }
+        (holds, detail)
+    }
+
+    /// Tasks whose (first) result came within the last `window`.
+    fn results_within(&self, window: Duration) -> usize {
+        self.with(|b| {
+            b.tasks
+                .values()
+                .filter(|e| e.result.is_some_and(|(at, _)| at.elapsed() < window))
+                .count()
+        })
     }
 }
 
@@ -348,10 +375,13 @@ mod tests {
         let c = ledger.counts();
         assert_eq!((c.done, c.failed, c.outstanding), (1, 1, 1));
         assert_eq!((c.duplicates, c.redelivered, c.strangers), (1, 1, 1));
-        let (holds, detail) = ledger.check(&LedgerCheck {
-            max_duplicates: Some(0),
-            ..LedgerCheck::default()
-        });
+        let (holds, detail) = ledger.check(
+            &LedgerCheck {
+                max_duplicates: Some(0),
+                ..LedgerCheck::default()
+            },
+            None,
+        );
         assert!(!holds, "{detail}");
     }
 
@@ -379,10 +409,10 @@ mod tests {
             min_overdue: Some(1),
             ..LedgerCheck::default()
         };
-        assert!(ledger.check(&overdue).0);
+        assert!(ledger.check(&overdue, None).0);
         ledger.result(&result("t-000001", "done"));
         assert!(
-            !ledger.check(&overdue).0,
+            !ledger.check(&overdue, None).0,
             "a task with a result is not overdue"
         );
         assert_eq!(ledger.late(), 1, "it came after the budget");
@@ -395,10 +425,40 @@ mod tests {
             results_within: Some(Duration::from_secs(5)),
             ..LedgerCheck::default()
         };
-        assert!(!ledger.check(&flowing).0, "no result yet");
+        assert!(!ledger.check(&flowing, None).0, "no result yet");
         let t = ledger.next_task("ping");
         ledger.published(&t);
         ledger.result(&result("t-000001", "done"));
-        assert!(ledger.check(&flowing).0);
+        assert!(ledger.check(&flowing, None).0);
+    }
+
+    #[test]
+    fn since_an_event_only_the_results_after_it_count() {
+        let ledger = Ledger::new(Duration::from_secs(10));
+        let t = ledger.next_task("ping");
+        ledger.published(&t);
+        ledger.result(&result("t-000001", "done"));
+        let flowing = LedgerCheck {
+            results_within: Some(Duration::from_secs(5)),
+            min_results: Some(1),
+            ..LedgerCheck::default()
+        };
+        assert!(ledger.check(&flowing, None).0);
+        // An event that happened just now: the result came before it.
+        let (holds, detail) = ledger.check(&flowing, Some(Duration::ZERO));
+        assert!(!holds, "{detail}");
+        assert!(detail.contains("0 since the latest injection"), "{detail}");
+        // An event a minute ago: the result came after it.
+        let (holds, detail) = ledger.check(&flowing, Some(Duration::from_secs(60)));
+        assert!(holds, "{detail}");
+        assert!(detail.contains("1 since the latest injection"), "{detail}");
+        let quiet = LedgerCheck {
+            no_results_for: Some(Duration::from_secs(30)),
+            ..LedgerCheck::default()
+        };
+        assert!(
+            !ledger.check(&quiet, Some(Duration::from_secs(60))).0,
+            "a result came just now"
+        );
     }
 }

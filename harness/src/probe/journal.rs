@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use std::time::Duration;
 
-use super::ProbeContext;
+use super::{ProbeContext, now_unix_ms};
 use crate::clients::mock_llm::{JournalEntry, MockLlmClient};
 use crate::scenario::JournalCheck;
 
@@ -21,13 +21,6 @@ pub(super) async fn evaluate(
         .since_last_event
         .then(|| context.last_event_unix_ms.load(Ordering::Relaxed));
     judge(check, &entries, since, now_unix_ms())
-}
-
-fn now_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn judge(

@@ -84,6 +84,14 @@ pub struct ProbeContext {
 }
 
 impl ProbeContext {
+    /// How long ago the latest injection or heal happened; `None` before the first.
+    pub fn last_event_age(&self) -> Option<Duration> {
+        let at = self
+            .last_event_unix_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (at > 0).then(|| Duration::from_millis(now_unix_ms().saturating_sub(at)))
+    }
+
     fn target_addr(&self, target: &Target, family: Family) -> Result<SocketAddr, String> {
         let addr = match target {
             Target::Service(name) => self
@@ -102,6 +110,14 @@ impl ProbeContext {
             Family::Ipv6 => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
         })
     }
+}
+
+/// The wall clock in unix milliseconds (0 if it reads before 1970).
+pub(crate) fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Evaluates `probe` once.
@@ -162,7 +178,13 @@ pub async fn evaluate(
             None => (false, format!("{service} is not a running mock LLM")),
         },
         ProbeKind::Ledger { check } => match &context.ledger {
-            Some(ledger) => ledger.check(check),
+            Some(ledger) => ledger.check(
+                check,
+                check
+                    .since_last_event
+                    .then(|| context.last_event_age())
+                    .flatten(),
+            ),
             None => (false, "the scenario has no [ledger]".to_string()),
         },
         ProbeKind::GatewayConnect { .. } => gateway_connect::evaluate(&probe.kind, context).await,

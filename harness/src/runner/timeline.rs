@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::faults::{self, FaultError};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
@@ -621,12 +621,8 @@ impl<'s> Timeline<'s> {
 }
 
 fn mark_event(topology: &Topology) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
     topology
         .probe_context
         .last_event_unix_ms
-        .store(now, Ordering::Relaxed);
+        .store(crate::probe::now_unix_ms(), Ordering::Relaxed);
 }

@@ -85,6 +85,9 @@ pub struct LedgerCheck {
     pub no_results_for: Option<Duration>,
     /// At least this many results with status "failed".
     pub min_failed: Option<usize>,
+    /// `results_within`, `min_results` and `no_results_for` count only results that came
+    /// after the latest injection or heal.
+    pub since_last_event: bool,
 }
 
 /// Run-wide settings.

@@ -103,6 +103,7 @@ pub(super) fn read_probe(
             "results_within",
             "no_results_for",
             "min_failed",
+            "since_last_event",
             "interval",
             "always",
         ],
@@ -291,6 +292,7 @@ pub(super) fn read_probe(
                     results_within: t.duration("results_within").map(|d| d.value),
                     no_results_for: t.duration("no_results_for").map(|d| d.value),
                     min_failed: count("min_failed"),
+                    since_last_event: t.boolean("since_last_event").unwrap_or(false),
                 },
             }
         }
