@@ -15,6 +15,7 @@
 //! link is then `blocked` with class `rate_limited`, until the round trips are short again.
 
 mod partitions;
+mod rejoin;
 mod throughput;
 
 pub use throughput::{BrokerSample, Throughput, judge};
@@ -35,6 +36,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use rejoin::RejoinWatchdog;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -49,10 +51,14 @@ const PROBE_EVERY: Duration = Duration::from_secs(2);
 /// interval is what a broker that was paused and resumed leaves behind).
 const RATE_LIMITED_AFTER: u32 = 2;
 /// How often the consumer's partition assignment is checked.
-const WATCHDOG_EVERY: Duration = Duration::from_secs(5);
-/// A consumer without partitions this long is replaced (a first join takes up to ~15 s here
-/// under load).
-const REJOIN_AFTER: Duration = Duration::from_secs(30);
+const WATCHDOG_EVERY: Duration = Duration::from_secs(1);
+/// The consumer's group session: a member silent this long is expired by the coordinator.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+/// A consumer without partitions this long first rejoins its group: by then a crashed
+/// predecessor has been expired (see [`rejoin`]).
+const REJOIN_FIRST: Duration = Duration::from_secs(SESSION_TIMEOUT.as_secs() + 4);
+/// The longest wait between rejoins of a consumer that stays without partitions.
+const REJOIN_CAP: Duration = Duration::from_secs(300);
 /// How long a fetch waits at the broker for data (it counts in the round trip).
 const FETCH_WAIT: &str = "100";
 
@@ -220,7 +226,7 @@ pub async fn run(
     );
     let mut backoff = Backoff::default();
     let mut watchdog = tokio::time::interval(WATCHDOG_EVERY);
-    let mut unassigned_since: Option<Instant> = None;
+    let mut rejoin = RejoinWatchdog::new(REJOIN_FIRST, REJOIN_CAP);
     loop {
         let message = tokio::select! {
             _ = crate::stop::stopped(&mut stop) => break,
@@ -228,16 +234,11 @@ pub async fn run(
             m = consumer.recv() => Some(m),
         };
         let Some(message) = message else {
-            // The consumer group's rejoin can get stuck (seen with Tansu 0.6.0 after all
-            // connections were reset): without partitions the bridge would wait forever.
             let assigned = consumer.assignment().is_ok_and(|a| a.count() > 0);
-            let since = *unassigned_since.get_or_insert_with(Instant::now);
-            if assigned {
-                unassigned_since = None;
-            } else if since.elapsed() >= REJOIN_AFTER {
+            if let Some(without) = rejoin.check(assigned, Instant::now()) {
                 let why = format!(
                     "no partitions assigned for {}s: leaving the consumer group and joining again",
-                    since.elapsed().as_secs()
+                    without.as_secs()
                 );
                 tracing::warn!(group = GROUP_ID, "{why}");
                 health.down(Link::Broker, ErrorClass::Stalled, &why);
@@ -246,7 +247,6 @@ pub async fn run(
                 consumer = subscribe(&messaging, &health)?;
                 current_consumer.send_replace(Arc::clone(&consumer));
                 probe = start_probe(&consumer);
-                unassigned_since = None;
             }
             continue;
         };
@@ -290,7 +290,10 @@ fn subscribe(
         .set("group.id", GROUP_ID)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("session.timeout.ms", "6000")
+        .set(
+            "session.timeout.ms",
+            SESSION_TIMEOUT.as_millis().to_string(),
+        )
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", FETCH_WAIT)
         .set("statistics.interval.ms", "1000")
