@@ -7,11 +7,14 @@ use std::time::Duration;
 const RATE_LIMITED_RTT: Duration = Duration::from_millis(1500);
 /// Requests answered this fast again mean the limit is gone.
 const RATE_LIMIT_LIFTED_RTT: Duration = Duration::from_millis(500);
+/// A connection waiting on an answer that received bytes this recently is being answered,
+/// slowly, rather than partitioned away.
+const TRICKLE_IDLE: Duration = Duration::from_millis(1000);
 
 /// What one statistics interval says about the link's throughput.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Throughput {
-    /// Limited: the broker throttles, or requests take seconds to come back.
+    /// Limited: the broker throttles, or answers take seconds to come back.
     Limited(String),
     /// Requests come back fast.
     Clear,
@@ -30,6 +33,8 @@ pub struct BrokerSample {
     pub throttle_max_ms: i64,
     /// Requests sent and awaiting their answer at the end of the interval.
     pub waiting: i64,
+    /// Microseconds since the connection last received bytes (-1: never).
+    pub rx_idle_us: i64,
 }
 
 impl BrokerSample {
@@ -48,14 +53,16 @@ impl BrokerSample {
                     .filter(|w| w.cnt > 0)
                     .map_or(0, |w| w.max),
                 waiting: b.waitresp_cnt,
+                rx_idle_us: b.rxidle,
             })
             .collect()
     }
 }
 
 /// Judges one statistics interval of the consumer's broker connections: limited if the broker
-/// throttles or a connection's answers took seconds; clear only if every connection that
-/// waited on an answer got one, fast.
+/// throttles, a connection's answers took seconds, or an answer kept arriving byte by byte
+/// through the whole interval; clear only if every connection that waited on an answer got
+/// one, fast.
 pub fn judge(brokers: &[BrokerSample]) -> Throughput {
     let throttled = brokers.iter().map(|b| b.throttle_max_ms).max().unwrap_or(0);
     if throttled > 0 {
@@ -70,11 +77,23 @@ pub fn judge(brokers: &[BrokerSample]) -> Throughput {
         .max();
     // A connection waiting the whole interval: a large answer in transit, or a partition.
     let silent = brokers.iter().any(|b| b.answered == 0 && b.waiting > 0);
+    // Of those, one still receiving bytes: the answer is trickling in (the backlog a slow
+    // link builds makes each answer larger, so waiting for it to complete would take longer
+    // and longer).
+    let trickling = brokers.iter().any(|b| {
+        b.answered == 0
+            && b.waiting > 0
+            && u64::try_from(b.rx_idle_us).is_ok_and(|us| Duration::from_micros(us) < TRICKLE_IDLE)
+    });
     match slowest {
         Some(rtt) if rtt > RATE_LIMITED_RTT => Throughput::Limited(format!(
             "requests take {}ms on average to come back: the link's throughput limits the bridge",
             rtt.as_millis()
         )),
+        _ if trickling => Throughput::Limited(
+            "an answer has been arriving for over a second: the link's throughput limits the bridge"
+                .to_string(),
+        ),
         Some(rtt) if rtt < RATE_LIMIT_LIFTED_RTT && !silent => Throughput::Clear,
         _ => Throughput::NoEvidence,
     }
@@ -113,12 +132,38 @@ mod tests {
         assert_eq!(judge(&[sample(2, 900)]), Throughput::NoEvidence);
         // A request that was answered only in an earlier interval does not count now.
         assert_eq!(judge(&[sample(0, 9000), sample(1, 50)]), Throughput::Clear);
-        // One connection fast while another waits on a large answer: not clear yet.
+        // One connection fast while another waits on an answer, receiving nothing for 3 s (a
+        // partition, judged elsewhere): not clear, not limited.
         let waiting = BrokerSample {
             waiting: 1,
+            rx_idle_us: 3_000_000,
             ..sample(0, 0)
         };
         assert_eq!(judge(&[waiting, sample(1, 8)]), Throughput::NoEvidence);
+        let never_received = BrokerSample {
+            rx_idle_us: -1,
+            ..waiting
+        };
+        assert_eq!(judge(&[never_received]), Throughput::NoEvidence);
+    }
+
+    #[test]
+    fn an_answer_trickling_in_for_a_whole_interval_is_a_limit() {
+        let trickling = BrokerSample {
+            waiting: 1,
+            rx_idle_us: 80_000,
+            ..sample(0, 0)
+        };
+        assert!(
+            matches!(judge(&[trickling, sample(3, 5)]), Throughput::Limited(why) if why.contains("arriving")),
+        );
+        // Bytes received recently, but fast answers came too: a busy, fast link.
+        let busy = BrokerSample {
+            waiting: 1,
+            rx_idle_us: 1_000,
+            ..sample(4, 20)
+        };
+        assert_eq!(judge(&[busy]), Throughput::Clear);
     }
 
     #[test]
