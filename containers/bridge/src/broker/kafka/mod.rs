@@ -36,7 +36,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rejoin::RejoinWatchdog;
+use rejoin::{RejoinWatchdog, Seen};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -234,8 +234,14 @@ pub async fn run(
             m = consumer.recv() => Some(m),
         };
         let Some(message) = message else {
-            let assigned = consumer.assignment().is_ok_and(|a| a.count() > 0);
-            if let Some(without) = rejoin.check(assigned, Instant::now()) {
+            let seen = if consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                Seen::Partitions
+            } else if health.state(Link::Broker) == LinkState::Down {
+                Seen::LinkDown
+            } else {
+                Seen::NoPartitions
+            };
+            if let Some(without) = rejoin.check(seen, Instant::now()) {
                 let why = format!(
                     "no partitions assigned for {}s: leaving the consumer group and joining again",
                     without.as_secs()

@@ -8,9 +8,21 @@
 //!
 //! So the first rejoin comes a little after the session timeout, and later ones at doubling
 //! intervals: a bridge that is idle on purpose (more bridges than partitions) does not keep
-//! rebalancing its group.
+//! rebalancing its group. While the broker link is down the clock does not run: a rejoin
+//! cannot reach the coordinator, and would leave a member behind that it cannot tell to go.
 
 use std::time::{Duration, Instant};
+
+/// What the consumer looks like at one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// It holds partitions.
+    Partitions,
+    /// It holds none, and the broker link is up (or only slow).
+    NoPartitions,
+    /// The broker link is down.
+    LinkDown,
+}
 
 /// Decides, tick by tick, when a consumer without partitions rejoins its group.
 #[derive(Debug, Clone)]
@@ -33,10 +45,10 @@ impl RejoinWatchdog {
         }
     }
 
-    /// Records whether the consumer holds partitions at `now`; returns how long it has been
-    /// without them when it is time to rejoin.
-    pub fn check(&mut self, assigned: bool, now: Instant) -> Option<Duration> {
-        if assigned {
+    /// Records what the consumer looks like at `now`; returns how long it has been without
+    /// partitions, on a link that is up, when it is time to rejoin.
+    pub fn check(&mut self, seen: Seen, now: Instant) -> Option<Duration> {
+        if seen != Seen::NoPartitions {
             self.unassigned_since = None;
             self.wait = self.first;
             return None;
@@ -63,32 +75,38 @@ mod tests {
     fn rejoins_after_the_first_wait_then_backs_off() {
         let t0 = Instant::now();
         let mut w = RejoinWatchdog::new(10 * S, 40 * S);
-        assert_eq!(w.check(false, t0), None);
-        assert_eq!(w.check(false, t0 + 9 * S), None);
-        assert_eq!(w.check(false, t0 + 10 * S), Some(10 * S));
+        assert_eq!(w.check(Seen::NoPartitions, t0), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 9 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 10 * S), Some(10 * S));
         // Still without partitions after the rejoin: 20 s, then 40 s (the cap), then 40 s.
-        assert_eq!(w.check(false, t0 + 11 * S), None);
-        assert_eq!(w.check(false, t0 + 30 * S), None);
-        assert_eq!(w.check(false, t0 + 31 * S), Some(20 * S));
-        assert_eq!(w.check(false, t0 + 32 * S), None);
-        assert_eq!(w.check(false, t0 + 72 * S), Some(40 * S));
-        assert_eq!(w.check(false, t0 + 73 * S), None);
-        assert_eq!(w.check(false, t0 + 113 * S), Some(40 * S));
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 11 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 30 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 31 * S), Some(20 * S));
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 32 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 72 * S), Some(40 * S));
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 73 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 113 * S), Some(40 * S));
     }
 
     #[test]
     fn partitions_reset_the_clock_and_the_wait() {
         let t0 = Instant::now();
         let mut w = RejoinWatchdog::new(10 * S, 40 * S);
-        w.check(false, t0);
-        assert_eq!(w.check(false, t0 + 10 * S), Some(10 * S));
-        assert_eq!(w.check(true, t0 + 12 * S), None);
+        w.check(Seen::NoPartitions, t0);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 10 * S), Some(10 * S));
+        assert_eq!(w.check(Seen::Partitions, t0 + 12 * S), None);
         // Losing them again starts over from the first wait.
-        assert_eq!(w.check(false, t0 + 50 * S), None);
-        assert_eq!(w.check(false, t0 + 59 * S), None);
-        assert_eq!(w.check(false, t0 + 60 * S), Some(10 * S));
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 50 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 59 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 60 * S), Some(10 * S));
+        // A link down stops the clock and starts it over once it is up.
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 61 * S), None);
+        assert_eq!(w.check(Seen::LinkDown, t0 + 80 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 81 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 90 * S), None);
+        assert_eq!(w.check(Seen::NoPartitions, t0 + 91 * S), Some(10 * S));
         // Never without partitions: never a rejoin.
         let mut steady = RejoinWatchdog::new(10 * S, 40 * S);
-        assert!((0..100).all(|i| steady.check(true, t0 + i * S).is_none()));
+        assert!((0..100).all(|i| steady.check(Seen::Partitions, t0 + i * S).is_none()));
     }
 }
