@@ -14,6 +14,8 @@ use nix::unistd::Pid;
 pub const RUN_ID_ENV: &str = "CLAWCHAOS_RUN_ID";
 const OWNER_FILE: &str = "owner.pid";
 const KEEP_FILE: &str = "keep";
+/// The prefix of a run folder being made (see [`RunDir::create`]).
+const DRAFT_PREFIX: &str = ".draft-";
 
 /// A run's private folder; removed on drop.
 #[derive(Debug)]
@@ -41,18 +43,33 @@ impl RunDir {
         let pid = std::process::id();
         for attempt in 0..1000u32 {
             let id = format!("run-{pid}-{millis}-{attempt}");
+            // Made under a name the sweep ignores and renamed once it names its owner: a
+            // concurrent sweep (another run, even in this process) must never see a run
+            // folder without an owner, or it removes it as a dead run's.
+            let draft = root.join(format!("{DRAFT_PREFIX}{id}"));
+            match std::fs::create_dir(&draft) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
             let path = root.join(&id);
-            match std::fs::create_dir(&path) {
+            let named = std::fs::write(draft.join(OWNER_FILE), pid.to_string())
+                .and_then(|()| std::fs::rename(&draft, &path));
+            match named {
                 Ok(()) => {
-                    std::fs::write(path.join(OWNER_FILE), pid.to_string())?;
                     return Ok(Self {
                         path,
                         id,
                         keep: false,
                     });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&draft);
+                    // A run folder of that name exists already (renaming onto it fails).
+                    if !path.exists() {
+                        return Err(e);
+                    }
+                }
             }
         }
         Err(std::io::Error::other("no free run folder name"))
@@ -151,4 +168,51 @@ pub fn kill_processes_of_run(run_id: &str) -> usize {
         }
     }
     killed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Runs made side by side in one process, each sweeping as it starts: no sweep may take
+    /// another live run's folder (seen in CI: a token key vanished from a run being made).
+    #[test]
+    fn a_sweep_never_removes_a_run_being_made() {
+        let sweeping = Arc::new(AtomicBool::new(true));
+        let sweepers: Vec<_> = (0..2)
+            .map(|_| {
+                let sweeping = Arc::clone(&sweeping);
+                std::thread::spawn(move || {
+                    while sweeping.load(Ordering::Relaxed) {
+                        sweep_dead_runs(&RunDir::root());
+                    }
+                })
+            })
+            .collect();
+        let makers: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..100)
+                        .map(|_| RunDir::create().expect("a run folder"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let runs: Vec<RunDir> = makers
+            .into_iter()
+            .flat_map(|m| m.join().expect("maker thread"))
+            .collect();
+        sweeping.store(false, Ordering::Relaxed);
+        for s in sweepers {
+            s.join().expect("sweeper thread");
+        }
+        let gone: Vec<_> = runs
+            .iter()
+            .filter(|r| !r.path().join(OWNER_FILE).is_file())
+            .map(|r| r.id().to_string())
+            .collect();
+        assert!(gone.is_empty(), "swept while alive: {gone:?}");
+    }
 }
