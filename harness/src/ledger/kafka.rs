@@ -1,5 +1,5 @@
 //! The ledger's Kafka side: produces tasks to `openclaw.tasks` (keyed by id, `acks=all`) at
-//! the set rate and consumes `openclaw.results` in a group of its own. It reaches the broker
+//! the set rate and reads every partition of `openclaw.results` (assigned by hand, no group). It reaches the broker
 //! through the broker's relay (see [`crate::tansu`]), never through a faulted link; librdkafka
 //! reconnects by itself when the broker restarts.
 
@@ -9,12 +9,11 @@ use std::time::Duration;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::{Ledger, LedgerClient, TaskResult};
-use crate::tansu::{Credentials, HarnessContext, RESULTS, TASKS, client_config};
+use crate::tansu::{Credentials, HarnessContext, PARTITIONS, RESULTS, TASKS, client_config};
 
-/// The ledger's consumer group.
-const GROUP: &str = "clawchaos-ledger";
 /// Time allowed for one task's delivery report.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause before building new clients when they could not be built.
@@ -57,19 +56,24 @@ async fn session(
         .set("linger.ms", "0")
         .create_with_context(HarnessContext)
         .map_err(|e| format!("producer: {e}"))?;
+    // Every partition assigned by hand, read from the start, with no consumer group: no
+    // rebalance to wait for, and closing needs no coordinator (a group consumer's close
+    // hangs once the broker is gone, which is how an interrupted run ends).
     let consumer: StreamConsumer<HarnessContext> = client_config(access, user)
-        .set("group.id", GROUP)
-        .set("session.timeout.ms", "6000")
-        .set("auto.offset.reset", "earliest")
-        // Offsets are stored as results are recorded and committed every second: after a
-        // reconnect a result may come again, which the book counts as redelivered.
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
+        // librdkafka's consumer wants a group id even when it never joins the group.
+        .set("group.id", "clawchaos-ledger")
+        .set("enable.auto.commit", "false")
         .create_with_context(HarnessContext)
         .map_err(|e| format!("consumer: {e}"))?;
+    let mut partitions = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        partitions
+            .add_partition_offset(RESULTS, p, Offset::Beginning)
+            .map_err(|e| format!("assign {RESULTS}/{p}: {e}"))?;
+    }
     consumer
-        .subscribe(&[RESULTS])
-        .map_err(|e| format!("subscribe to {RESULTS}: {e}"))?;
+        .assign(&partitions)
+        .map_err(|e| format!("assign {RESULTS}: {e}"))?;
 
     let mut tick = super::publish_ticker(rate);
     loop {
