@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clawchaos::observer::Silent;
 use clawchaos::report::{self, summary_table};
-use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome};
+use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
 use clawchaos::scenario::{self, Scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -42,7 +42,7 @@ fn main() -> std::process::ExitCode {
 fn run_file(file: &std::path::Path) -> Result<(), Failed> {
     let scenario = scenario::load(file).map_err(|e| Failed::from(e.to_string()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failed::from(e.to_string()))?;
-    let outcomes = runtime.block_on(async {
+    let outcomes = runtime.block_on(unless_interrupted(async {
         let runner = Runner::default();
         let mut outcomes = Vec::new();
         for control in [false, true] {
@@ -53,7 +53,10 @@ fn run_file(file: &std::path::Path) -> Result<(), Failed> {
             outcomes.push(runner.run(&scenario, &options, &Silent).await);
         }
         outcomes
-    });
+    }));
+    let Some(outcomes) = outcomes else {
+        return Err("interrupted: everything the run started has been stopped".into());
+    };
     write_report(&scenario, &outcomes);
     let failures: Vec<String> = outcomes
         .iter()

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clawchaos::observer::Silent;
-use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome};
+use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
 use clawchaos::scenario::parse_str;
 
 /// Runs `scenarios/<relative>` with `from` replaced by `to` (which must change the file).
@@ -19,5 +19,11 @@ pub fn run_altered(relative: &str, from: &str, to: &str) -> ScenarioOutcome {
     );
     let scenario = parse_str(&file, &altered).expect("still a valid scenario");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(Runner::default().run(&scenario, &RunOptions::default(), &Silent))
+    runtime
+        .block_on(unless_interrupted(Runner::default().run(
+            &scenario,
+            &RunOptions::default(),
+            &Silent,
+        )))
+        .unwrap_or_else(|| panic!("interrupted: everything the run started has been stopped"))
 }

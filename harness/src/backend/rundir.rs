@@ -14,6 +14,10 @@ use nix::unistd::Pid;
 pub const RUN_ID_ENV: &str = "CLAWCHAOS_RUN_ID";
 const OWNER_FILE: &str = "owner.pid";
 const KEEP_FILE: &str = "keep";
+/// Tries at removing a run folder.
+const REMOVE_ATTEMPTS: u32 = 5;
+/// The pause between two tries.
+const REMOVE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 /// The prefix of a run folder being made (see [`RunDir::create`]).
 const DRAFT_PREFIX: &str = ".draft-";
 
@@ -94,9 +98,21 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        if !self.keep
-            && let Err(e) = std::fs::remove_dir_all(&self.path)
-        {
+        if self.keep {
+            return;
+        }
+        // A service killed a moment ago may still write a last file while the folder goes
+        // (seen when a run is dropped on Ctrl-C): try again briefly before giving up.
+        let mut last = None;
+        for _ in 0..REMOVE_ATTEMPTS {
+            match std::fs::remove_dir_all(&self.path) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(REMOVE_RETRY_PAUSE);
+        }
+        if let Some(e) = last {
             tracing::warn!(path = %self.path.display(), error = %e, "cannot remove run folder");
         }
     }

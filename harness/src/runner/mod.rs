@@ -2,6 +2,7 @@
 //! every expectation with time-to-detect and time-to-recover, and tears everything down.
 
 pub mod faults;
+mod interrupt;
 mod messaging;
 pub mod outcome;
 mod timeline;
@@ -10,6 +11,7 @@ pub mod topology;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use interrupt::unless_interrupted;
 pub use outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, ServiceStart, Verdict};
 
 use crate::backend::Backend;
