@@ -254,13 +254,10 @@ async fn run(
         })
         .buffered(jobs.max(1))
         .collect::<Vec<ScenarioOutcome>>();
-    let outcomes = tokio::select! {
-        outcomes = all => outcomes,
-        _ = clawchaos_service_kit::shutdown_signal() => {
-            // Leaving the select dropped every run: their services and folders are gone.
-            eprintln!("interrupted: everything the runs started has been stopped");
-            return Ok(ExitCode::from(130));
-        }
+    // Interrupted, every run was dropped: their services and folders are gone.
+    let Some(outcomes) = clawchaos::runner::unless_interrupted(all).await else {
+        eprintln!("interrupted: everything the runs started has been stopped");
+        return Ok(ExitCode::from(130));
     };
     let dir = report_dir.unwrap_or_else(default_report_dir);
     let written = report::write_reports(&outcomes, &dir)
