@@ -133,6 +133,10 @@ pub fn sweep_dead_runs(root: &Path) {
         else {
             continue;
         };
+        if let Some(draft) = id.strip_prefix(DRAFT_PREFIX) {
+            sweep_dead_draft(&path, draft);
+            continue;
+        }
         if !id.starts_with("run-") {
             continue;
         }
@@ -154,6 +158,27 @@ pub fn sweep_dead_runs(root: &Path) {
             Ok(()) => tracing::info!(run = %id, "removed the folder of a dead run"),
             Err(e) => tracing::warn!(run = %id, error = %e, "cannot remove a dead run's folder"),
         }
+    }
+}
+
+/// Removes a draft folder (`.draft-run-{pid}-…`, see [`RunDir::create`]) whose maker is gone:
+/// one killed between making it and renaming it. Nothing was started in it, so there is
+/// nothing to kill. The maker's pid is in the name, since a draft may not have its owner file.
+fn sweep_dead_draft(path: &Path, draft_id: &str) {
+    let maker = draft_id
+        .strip_prefix("run-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|pid| pid.parse::<i32>().ok());
+    let Some(maker) = maker else {
+        return;
+    };
+    if kill(Pid::from_raw(maker), None).is_ok() {
+        return;
+    }
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => tracing::info!(draft = %draft_id, "removed a dead run's draft folder"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(draft = %draft_id, error = %e, "cannot remove a draft folder"),
     }
 }
 
@@ -230,5 +255,26 @@ mod tests {
             .map(|r| r.id().to_string())
             .collect();
         assert!(gone.is_empty(), "swept while alive: {gone:?}");
+    }
+
+    /// A draft left by a maker that died before renaming it is swept; a live maker's is not.
+    #[test]
+    fn a_dead_makers_draft_is_swept_and_a_live_ones_kept() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let dead = child.id();
+        child.wait().expect("wait for true");
+        let dead_draft = root.path().join(format!("{DRAFT_PREFIX}run-{dead}-1-0"));
+        let live_draft = root
+            .path()
+            .join(format!("{DRAFT_PREFIX}run-{}-1-0", std::process::id()));
+        for d in [&dead_draft, &live_draft] {
+            std::fs::create_dir(d).expect("draft folder");
+        }
+        sweep_dead_runs(root.path());
+        assert!(!dead_draft.exists(), "a dead maker's draft was left");
+        assert!(live_draft.exists(), "a live maker's draft was swept");
     }
 }
