@@ -1,14 +1,9 @@
 //! The request journal: every `/v1/*` request, recorded before it is answered.
 
-use std::{
-    collections::BTreeMap,
-    fmt,
-    str::FromStr,
-    sync::{Mutex, MutexGuard},
-    time::{Instant, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeMap, fmt, str::FromStr, time::Instant};
 
 use axum::http::HeaderMap;
+use clawchaos_service_kit::journal::{self as kit, Stamp};
 use serde::{Deserialize, Serialize};
 
 use crate::behavior::Fault;
@@ -53,7 +48,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Ok => f.write_str("ok"),
-            Outcome::Error(status) => write!(f, "error:{status}"),
+            Outcome::Error(status) => f.write_str(&kit::error_outcome(*status)),
             Outcome::DelayFirstByte => f.write_str("delay_first_byte"),
             Outcome::Stall => f.write_str("stall"),
             Outcome::SlowTokens => f.write_str("slow_tokens"),
@@ -76,27 +71,15 @@ impl FromStr for Outcome {
             "drop_connection" => Outcome::DropConnection,
             "malformed" => Outcome::Malformed,
             "hang" => Outcome::Hang,
-            other => match other.strip_prefix("error:").map(str::parse::<u16>) {
-                Some(Ok(status)) => Outcome::Error(status),
-                _ => return Err(format!("unknown outcome `{other}`")),
+            other => match kit::parse_error_outcome(other) {
+                Some(status) => Outcome::Error(status),
+                None => return Err(format!("unknown outcome `{other}`")),
             },
         })
     }
 }
 
-impl From<Outcome> for String {
-    fn from(outcome: Outcome) -> Self {
-        outcome.to_string()
-    }
-}
-
-impl TryFrom<String> for Outcome {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
+clawchaos_service_kit::outcome_as_string!(Outcome);
 
 /// One request as the mock saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,13 +135,7 @@ impl Arrival {
 #[derive(Debug)]
 pub(crate) struct Journal {
     started: Instant,
-    inner: Mutex<Entries>,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    next_seq: u64,
-    list: Vec<JournalEntry>,
+    entries: kit::Journal<JournalEntry>,
 }
 
 impl Journal {
@@ -166,25 +143,14 @@ impl Journal {
     pub(crate) fn new() -> Self {
         Self {
             started: Instant::now(),
-            inner: Mutex::new(Entries::default()),
+            entries: kit::Journal::default(),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records a request; sequence and clocks are taken under one lock so they agree.
     pub(crate) fn record(&self, arrival: Arrival, outcome: Outcome) -> JournalEntry {
-        let mut entries = self.lock();
-        let unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        let entry = JournalEntry {
-            seq: entries.next_seq,
+        self.entries.record(|Stamp { seq, unix_ms }| JournalEntry {
+            seq,
             at_ms: self.started.elapsed().as_secs_f64() * 1000.0,
             unix_ms,
             method: arrival.method,
@@ -194,20 +160,17 @@ impl Journal {
             body_bytes: arrival.body_bytes,
             headers: arrival.headers,
             outcome,
-        };
-        entries.next_seq += 1;
-        entries.list.push(entry.clone());
-        entry
+        })
     }
 
     /// A copy of every entry, oldest first.
     pub(crate) fn entries(&self) -> Vec<JournalEntry> {
-        self.lock().list.clone()
+        self.entries.entries()
     }
 
     /// Forgets every entry; sequence numbers keep counting.
     pub(crate) fn clear(&self) {
-        self.lock().list.clear();
+        self.entries.clear();
     }
 }
 

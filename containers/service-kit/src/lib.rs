@@ -1,8 +1,10 @@
-//! What every clawchaos service binary shares: logging set-up and a shutdown signal.
+//! What every clawchaos service shares: logging set-up, a shutdown signal and the request
+//! journal.
 //!
 //! The services in `containers/` are libraries first (the harness embeds them in-process) and
-//! small binaries second. The binaries all need the same two things, which live here so that
-//! no service copies them.
+//! small binaries second. What they all need lives here so that no service copies it.
+
+pub mod journal;
 
 /// Installs a `tracing` subscriber writing to stderr, filtered by `RUST_LOG` (default `info`).
 ///

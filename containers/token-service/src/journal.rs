@@ -1,13 +1,9 @@
 //! The request journal: every `/token` and `/refresh` request and what came of it. It never
 //! holds a token or key material.
 
-use std::{
-    fmt,
-    str::FromStr,
-    sync::{Mutex, MutexGuard},
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{fmt, str::FromStr};
 
+use clawchaos_service_kit::journal::{self as kit, Stamp};
 use serde::{Deserialize, Serialize};
 
 /// Which minting route a request came to.
@@ -51,7 +47,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Issued => f.write_str("issued"),
-            Outcome::Error(status) => write!(f, "error:{status}"),
+            Outcome::Error(status) => f.write_str(&kit::error_outcome(*status)),
         }
     }
 }
@@ -63,26 +59,13 @@ impl FromStr for Outcome {
         if s == "issued" {
             return Ok(Outcome::Issued);
         }
-        match s.strip_prefix("error:").map(str::parse::<u16>) {
-            Some(Ok(status)) => Ok(Outcome::Error(status)),
-            _ => Err(format!("unknown outcome `{s}`")),
-        }
+        kit::parse_error_outcome(s)
+            .map(Outcome::Error)
+            .ok_or_else(|| format!("unknown outcome `{s}`"))
     }
 }
 
-impl From<Outcome> for String {
-    fn from(outcome: Outcome) -> Self {
-        outcome.to_string()
-    }
-}
-
-impl TryFrom<String> for Outcome {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
+clawchaos_service_kit::outcome_as_string!(Outcome);
 
 /// One `/token` or `/refresh` request as the service saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,56 +96,34 @@ pub(crate) struct Record {
 
 /// The journal of one service, ordered by arrival.
 #[derive(Debug, Default)]
-pub(crate) struct Journal {
-    inner: Mutex<Entries>,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    next_seq: u64,
-    list: Vec<JournalEntry>,
-}
+pub(crate) struct Journal(kit::Journal<JournalEntry>);
 
 impl Journal {
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Records one request and returns the entry.
     pub(crate) fn record(&self, record: Record) -> JournalEntry {
-        let mut entries = self.lock();
-        let unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
         let (iat, exp, jti) = match record.issued {
             Some((iat, exp, jti)) => (Some(iat), Some(exp), Some(jti)),
             None => (None, None, None),
         };
-        let entry = JournalEntry {
-            seq: entries.next_seq,
+        self.0.record(|Stamp { seq, unix_ms }| JournalEntry {
+            seq,
             unix_ms,
             route: record.route,
             outcome: record.outcome,
             iat,
             exp,
             jti,
-        };
-        entries.next_seq += 1;
-        entries.list.push(entry.clone());
-        entry
+        })
     }
 
     /// A copy of every entry, oldest first.
     pub(crate) fn entries(&self) -> Vec<JournalEntry> {
-        self.lock().list.clone()
+        self.0.entries()
     }
 
     /// Forgets every entry; sequence numbers keep counting.
     pub(crate) fn clear(&self) {
-        self.lock().list.clear();
+        self.0.clear();
     }
 }
 
