@@ -171,7 +171,10 @@ pub(crate) fn prepare(
         launch: Launch {
             service: service.to_string(),
             command: vec!["sh".to_string(), "-c".to_string(), script],
-            env: vec![("RUST_LOG".to_string(), "warn".to_string())],
+            env: vec![(
+                "RUST_LOG".to_string(),
+                "warn,tansu_broker::coordinator::group=info".to_string(),
+            )],
             run_id: context.run_id.clone(),
             dir,
             user: None,
