@@ -84,6 +84,36 @@ pub fn kafka_error(e: &KafkaError) -> BrokerError {
     BrokerError::new(class, text)
 }
 
+/// Whether `error` is a summary (librdkafka's `AllBrokersDown`, or the metadata probe's
+/// failure) arriving while the broker link is down for an authentication failure. Summaries
+/// follow every failed login (measured with a wrong SCRAM password: `AllBrokersDown` 11 µs
+/// later, the probe's `BrokerTransportFailure` within seconds), and recording them would turn
+/// the link's `auth_failed` into `unreachable`, hiding the cause. A transport failure that
+/// librdkafka reports for a connection still reads `unreachable`.
+fn summary_hides_auth_failure(
+    error: &KafkaError,
+    state: LinkState,
+    last: Option<ErrorClass>,
+) -> bool {
+    let summary = matches!(error, KafkaError::MetadataFetch(_))
+        || error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown);
+    summary && state == LinkState::Down && last == Some(ErrorClass::AuthFailed)
+}
+
+/// Marks the broker link down for `error` (classified as `class`), unless it is the
+/// summary that would hide an authentication failure (see [`summary_hides_auth_failure`]).
+fn report_broker_error(health: &Health, error: &KafkaError, class: ErrorClass, detail: &str) {
+    if summary_hides_auth_failure(
+        error,
+        health.state(Link::Broker),
+        health.last_error_class(Link::Broker),
+    ) {
+        tracing::debug!(detail, "all brokers down after an authentication failure");
+        return;
+    }
+    health.down(Link::Broker, class, detail);
+}
+
 /// Routes librdkafka's errors and logs into the bridge's health and tracing.
 struct BridgeContext {
     health: Health,
@@ -148,11 +178,8 @@ impl ClientContext for BridgeContext {
         if e.class == ErrorClass::Unreachable {
             self.health.count_reconnect();
         }
-        self.health.down(
-            Link::Broker,
-            e.class,
-            &format!("{}: {}", e.message, self.health.redactor().scrub(reason)),
-        );
+        let detail = format!("{}: {}", e.message, self.health.redactor().scrub(reason));
+        report_broker_error(&self.health, &error, e.class, &detail);
     }
 }
 
@@ -266,9 +293,9 @@ pub async fn run(
                     payload: m.payload().unwrap_or_default().to_vec(),
                 }
             }
-            Err(e) => {
-                let e = kafka_error(&e);
-                health.down(Link::Broker, e.class, &e.message);
+            Err(error) => {
+                let e = kafka_error(&error);
+                report_broker_error(&health, &error, e.class, &e.message);
                 let delay = backoff.next_delay();
                 tokio::select! {
                     _ = crate::stop::stopped(&mut stop) => break,
@@ -371,13 +398,13 @@ async fn probe_loop(
                     health.up(Link::Broker);
                 }
             }
-            Ok(Err(e)) => {
-                let e = kafka_error(&e);
+            Ok(Err(error)) => {
+                let e = kafka_error(&error);
                 // On a rate-limited link the probe times out behind slow responses: that is
                 // the limit already reported, not a silent broker.
                 let limited = health.state(Link::Broker) == LinkState::Blocked;
                 if !(limited && e.class == ErrorClass::Stalled) {
-                    health.down(Link::Broker, e.class, &e.message);
+                    report_broker_error(&health, &error, e.class, &e.message);
                 }
             }
             Err(_) => return,
@@ -426,5 +453,25 @@ mod tests {
             RDKafkaErrorCode::OperationTimedOut,
         ));
         assert_eq!(e.class, ErrorClass::Stalled);
+    }
+
+    #[test]
+    fn all_brokers_down_does_not_hide_an_auth_failure() {
+        let summary = KafkaError::Global(RDKafkaErrorCode::AllBrokersDown);
+        let transport = KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure);
+        let down = LinkState::Down;
+        let auth = Some(ErrorClass::AuthFailed);
+        let probe = KafkaError::MetadataFetch(RDKafkaErrorCode::BrokerTransportFailure);
+        assert!(summary_hides_auth_failure(&summary, down, auth));
+        assert!(summary_hides_auth_failure(&probe, down, auth));
+        // A connection's transport failure is news, and so is the summary of any other cause.
+        assert!(!summary_hides_auth_failure(&transport, down, auth));
+        assert!(!summary_hides_auth_failure(
+            &summary,
+            down,
+            Some(ErrorClass::Unreachable)
+        ));
+        // Up again since the auth failure: the summary is a new outage.
+        assert!(!summary_hides_auth_failure(&summary, LinkState::Up, auth));
     }
 }
