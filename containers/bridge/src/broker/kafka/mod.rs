@@ -108,7 +108,10 @@ fn report_broker_error(health: &Health, error: &KafkaError, class: ErrorClass, d
         health.state(Link::Broker),
         health.last_error_class(Link::Broker),
     ) {
-        tracing::debug!(detail, "all brokers down after an authentication failure");
+        tracing::debug!(
+            detail,
+            "summary error ignored: the link is down for an auth failure"
+        );
         return;
     }
     health.down(Link::Broker, class, detail);
