@@ -76,6 +76,7 @@ pub mod clients;
 pub mod ledger;
 pub mod observer;
 pub mod openclaw;
+pub mod prereq;
 pub mod probe;
 pub mod rabbitmq;
 pub mod report;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use clawchaos::observer::{Observer, RunEvent};
+use clawchaos::observer::{Observer, RunEvent, RunName};
+use clawchaos::prereq;
 use clawchaos::report::{self, display_name, summary_table};
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, Verdict};
 use clawchaos::scenario::{self, Scenario};
@@ -45,15 +46,35 @@ enum Command {
         /// Keep each run's folder (service logs) under $TMPDIR/clawchaos.
         #[arg(long)]
         keep: bool,
-        /// Runs at once (each OpenClaw gateway takes a core while it starts and ~1 GB).
-        #[arg(long, short = 'j', default_value_t = 1)]
-        jobs: usize,
+        /// Runs at once [default: one per core, fewer if memory is short (a run with a
+        /// gateway takes up to about 1.5 GB)].
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
     },
-    /// Validates scenario files without starting anything.
+    /// Validates scenario files, and checks that what they need is installed, without
+    /// starting anything.
     Validate {
         /// Scenario files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Check the files only, not the programs and installs they need.
+        #[arg(long)]
+        files_only: bool,
+    },
+    /// Prints the `scripts/setup` items the scenarios need, one per line (what `scripts/chaos`
+    /// sets up before a run).
+    Needs {
+        /// Only the items that are not set up yet.
+        #[arg(long)]
+        missing: bool,
+        /// Scenario files or folders.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// Reports: join the reports of several slices (CI shards) into one.
+    Report {
+        #[command(subcommand)]
+        action: ReportCommand,
     },
     /// Lists scenarios: name, faults, description.
     List {
@@ -84,6 +105,20 @@ enum Command {
         /// Models served.
         #[arg(long = "model", default_values_t = ["mock-model".to_string()])]
         models: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Joins report.json files (or every report.json under the given folders) into one
+    /// report.json and junit.xml, and prints the summary; exits 1 if any run failed.
+    Merge {
+        /// Reports, or folders to search for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Where the merged report.json and junit.xml go [default: $CARGO_TARGET_DIR/clawchaos or target/clawchaos].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -122,19 +157,76 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let Some(scenarios) = load_all(&paths, filter.as_deref())? else {
                 return Ok(ExitCode::from(2));
             };
+            if !prerequisites_present(&scenarios) {
+                return Ok(ExitCode::from(2));
+            }
             let modes: &[bool] = match (control, and_control) {
                 (true, _) => &[true],
                 (false, true) => &[false, true],
                 (false, false) => &[false],
             };
+            let jobs = jobs.unwrap_or_else(default_jobs).max(1);
             run(&scenarios, modes, report_dir, keep, jobs).await
         }
-        Command::Validate { paths } => {
+        Command::Validate { paths, files_only } => {
             let Some(scenarios) = load_all(&paths, None)? else {
                 return Ok(ExitCode::from(2));
             };
+            if !files_only && !prerequisites_present(&scenarios) {
+                return Ok(ExitCode::from(2));
+            }
             println!("{} scenario(s) valid", scenarios.len());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Needs { missing, paths } => {
+            let Some(scenarios) = load_all(&paths, None)? else {
+                return Ok(ExitCode::from(2));
+            };
+            let needs = prereq::of_scenarios(&scenarios);
+            let mut items: Vec<&str> = Vec::new();
+            for (need, _) in needs
+                .iter()
+                .filter(|(need, _)| !missing || need.check().is_err())
+            {
+                match need.setup_item() {
+                    Some(item) => items.push(item),
+                    None => eprintln!(
+                        "note: `{need}` is not something scripts/setup installs: {}",
+                        need.install_hint()
+                    ),
+                }
+            }
+            items.sort_unstable();
+            items.dedup();
+            for item in items {
+                println!("{item}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            action: ReportCommand::Merge { paths, out },
+        } => {
+            let dir = out.unwrap_or_else(default_report_dir);
+            let reports = report::merge::find_reports(&paths, Some(&dir.join("report.json")))?;
+            let outcomes = report::merge::merge(&reports)?;
+            let written = report::write_reports(&outcomes, &dir)
+                .with_context(|| format!("writing reports to {}", dir.display()))?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(
+                stdout,
+                "merged {} report(s), {} run(s)\n\n{}",
+                reports.len(),
+                outcomes.len(),
+                summary_table(&outcomes)
+            )?;
+            for path in written {
+                writeln!(stdout, "report: {}", path.display())?;
+            }
+            Ok(if outcomes.iter().all(|o| o.passed) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::List { paths } => {
             let Some(scenarios) = load_all(&paths, None)? else {
@@ -211,6 +303,22 @@ fn load_all(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<Option<Ve
     Ok(Some(scenarios))
 }
 
+/// Checks what the scenarios need on this machine; prints each missing prerequisite with its
+/// install command and returns false if any is missing (nothing has been started).
+fn prerequisites_present(scenarios: &[Scenario]) -> bool {
+    let missing = prereq::missing(scenarios);
+    for m in &missing {
+        eprintln!("{m}");
+    }
+    if !missing.is_empty() {
+        eprintln!(
+            "\n{} prerequisite(s) missing; nothing was started",
+            missing.len()
+        );
+    }
+    missing.is_empty()
+}
+
 fn show_paths(paths: &[PathBuf]) -> String {
     paths
         .iter()
@@ -229,7 +337,10 @@ async fn run(
     use futures_util::StreamExt;
 
     let runner = Runner::default();
-    let progress = Progress { tagged: jobs > 1 };
+    let progress = Progress;
+    if jobs > 1 {
+        eprintln!("{jobs} runs at a time");
+    }
     let runs: Vec<(&Scenario, bool)> = scenarios
         .iter()
         .flat_map(|s| modes.iter().map(move |&control| (s, control)))
@@ -282,10 +393,14 @@ fn default_report_dir() -> PathBuf {
 }
 
 fn print_outcome(outcome: &ScenarioOutcome) {
+    let name = display_name(outcome);
+    if let Some(reason) = &outcome.skipped {
+        eprintln!("    SKIP {name}: {reason}");
+        return;
+    }
     let verdict = if outcome.passed { "PASS" } else { "FAIL" };
     eprintln!(
-        "    {verdict} {} in {:.1}s",
-        display_name(outcome),
+        "    {verdict} {name} in {:.1}s",
         outcome.duration.as_secs_f64()
     );
     for failure in outcome.failures() {
@@ -297,25 +412,21 @@ fn print_outcome(outcome: &ScenarioOutcome) {
             .iter()
             .filter(|e| e.kind == "detect" && e.verdict == Verdict::Failed)
             .count();
-        if n == 0 {
-            eprintln!(
-                "      no detect expectations to check (its invariants held without the fault)"
-            );
-        } else {
-            eprintln!("      all {n} detect expectation(s) failed without the fault, as they must");
-        }
+        eprintln!("      all {n} detect expectation(s) failed without the fault, as they must");
+    }
+    if let Some(cut) = &outcome.cut_short {
+        eprintln!("      control run {cut}");
     }
 }
 
-/// Prints progress lines to stderr; tagged with the scenario when runs go in parallel.
-struct Progress {
-    tagged: bool,
-}
+/// Prints progress lines to stderr, each tagged with its run: the scenario, or the scenario
+/// and "(control)", so that runs side by side (`-j 2`) read apart.
+struct Progress;
 
 impl Observer for Progress {
-    fn event(&self, scenario: &str, event: &RunEvent) {
+    fn event(&self, run: RunName<'_>, event: &RunEvent) {
         let line = match event {
-            RunEvent::Started { .. } => return,
+            RunEvent::Started { .. } | RunEvent::Skipped { .. } => return,
             RunEvent::RunFolder { path } => format!("run folder {}", path.display()),
             RunEvent::ServiceReady {
                 service,
@@ -348,17 +459,43 @@ impl Observer for Progress {
             RunEvent::FaultHealed { fault } => format!("fault {fault} healed"),
             RunEvent::ExpectationDecided {
                 name,
+                detect,
                 passed,
                 detail,
-            } => format!("{} {name}: {detail}", if *passed { "ok  " } else { "FAIL" }),
+            } => match (run.control && *detect, *passed) {
+                // A control run must fail its detects: that is its success.
+                (true, false) => {
+                    format!("ok   {name}: fails without its fault, as it must ({detail})")
+                }
+                (true, true) => format!(
+                    "DEFECT {name}: held without its fault, so it cannot tell the fault from normal operation ({detail})"
+                ),
+                (false, true) => format!("ok   {name}: {detail}"),
+                (false, false) => format!("FAIL {name}: {detail}"),
+            },
             RunEvent::TearingDown => "tearing down".to_string(),
         };
-        if self.tagged {
-            eprintln!("    [{scenario}] {line}");
-        } else {
-            eprintln!("    {line}");
-        }
+        eprintln!("    [{run}] {line}");
     }
+}
+
+/// Runs at once by default: one per core, as long as each run can have about 1.5 GB of the
+/// memory available (a run with an OpenClaw gateway takes about 1 GB, more under load).
+fn default_jobs() -> usize {
+    const PER_RUN_BYTES: u64 = 3 << 29; // 1.5 GiB
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let by_memory = available_memory_bytes().map_or(cores, |bytes| {
+        usize::try_from(bytes / PER_RUN_BYTES).unwrap_or(cores)
+    });
+    cores.min(by_memory).max(1)
+}
+
+/// `MemAvailable` from /proc/meminfo.
+fn available_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn secs(d: Duration) -> String {

@@ -49,6 +49,8 @@ pub enum RunEvent {
     ExpectationDecided {
         /// The expectation's name.
         name: String,
+        /// Whether it is a detect expectation (which a control run must fail).
+        detect: bool,
         /// Whether it passed.
         passed: bool,
         /// What was seen.
@@ -56,12 +58,37 @@ pub enum RunEvent {
     },
     /// Teardown began.
     TearingDown,
+    /// The run was not run, for this reason (a control run of a scenario without detect
+    /// expectations).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Which run an event belongs to: a scenario, or its control run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunName<'a> {
+    /// The scenario's name.
+    pub scenario: &'a str,
+    /// Whether this is its control run (faults switched off).
+    pub control: bool,
+}
+
+impl std::fmt::Display for RunName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.control {
+            write!(f, "{} (control)", self.scenario)
+        } else {
+            write!(f, "{}", self.scenario)
+        }
+    }
 }
 
 /// Receives progress events.
 pub trait Observer: Send + Sync {
-    /// Called for each event of the run of `scenario`.
-    fn event(&self, scenario: &str, event: &RunEvent);
+    /// Called for each event of `run`.
+    fn event(&self, run: RunName<'_>, event: &RunEvent);
 }
 
 /// Ignores every event.
@@ -69,5 +96,5 @@ pub trait Observer: Send + Sync {
 pub struct Silent;
 
 impl Observer for Silent {
-    fn event(&self, _scenario: &str, _event: &RunEvent) {}
+    fn event(&self, _run: RunName<'_>, _event: &RunEvent) {}
 }

@@ -29,6 +29,19 @@ pub(crate) struct Node {
     pub ctl: CliCommand,
 }
 
+/// Debian's `rabbitmq-server`, which every node of a run is started from.
+pub fn locate_server() -> Result<PathBuf, String> {
+    let server = Path::new(SBIN).join("rabbitmq-server");
+    if server.is_file() {
+        Ok(server)
+    } else {
+        Err(format!(
+            "{} is missing: install Debian's rabbitmq-server (`scripts/setup rabbitmq` does)",
+            server.display()
+        ))
+    }
+}
+
 /// Writes the node's folders and config and says how to start it. `tokens` is the token
 /// service whose key (in its folder of the run) verifies JWTs.
 pub(crate) fn prepare(
@@ -36,16 +49,7 @@ pub(crate) fn prepare(
     tokens: Option<&str>,
     context: &StartContext,
 ) -> Result<Node, BackendError> {
-    let server = Path::new(SBIN).join("rabbitmq-server");
-    if !server.is_file() {
-        return Err(BackendError::setup(
-            service,
-            format!(
-                "{} is missing: install Debian's rabbitmq-server (scripts/setup does)",
-                server.display()
-            ),
-        ));
-    }
+    let server = locate_server().map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     let (home, mnesia, logs) = (dir.join("home"), dir.join("mnesia"), dir.join("log"));
     for d in [&dir, &home, &mnesia, &logs] {

@@ -42,7 +42,7 @@ fn run_of_a_bad_file_starts_nothing_and_writes_no_report() {
 fn validate_accepts_the_shipped_scenarios() {
     let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
     let out = clawchaos()
-        .args(["validate", scenarios])
+        .args(["validate", "--files-only", scenarios])
         .output()
         .expect("runs");
     assert!(
@@ -51,4 +51,108 @@ fn validate_accepts_the_shipped_scenarios() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("scenario(s) valid"));
+}
+
+fn shipped(path: &str) -> String {
+    format!("{}/../scenarios/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A run whose prerequisite is missing exits 2 naming it and how to install it, and starts
+/// nothing: no run folder, no report.
+#[test]
+fn a_missing_prerequisite_is_named_with_its_install_command_and_nothing_starts() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let reports = tmp.path().join("reports");
+    for (scenario, env, name, install) in [
+        (
+            "kafka/broker-restart.toml",
+            ("CLAWCHAOS_TANSU_BIN", "/nonexistent/tansu"),
+            "missing prerequisite `tansu`",
+            "install it: scripts/setup tansu",
+        ),
+        (
+            "gateway/hang.toml",
+            ("CLAWCHAOS_OPENCLAW_HOME", "/nonexistent/openclaw"),
+            "missing prerequisite `openclaw`",
+            "install it: scripts/setup openclaw",
+        ),
+    ] {
+        for command in ["run", "validate"] {
+            let out = clawchaos()
+                .args([command, &shipped(scenario)])
+                .args(["--report-dir"].iter().filter(|_| command == "run"))
+                .args(std::iter::once(&reports).filter(|_| command == "run"))
+                .env(env.0, env.1)
+                .env("TMPDIR", tmp.path())
+                .output()
+                .expect("runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {scenario}: {stderr}");
+            assert!(stderr.contains(name), "{command} {scenario}: {stderr}");
+            assert!(stderr.contains(install), "{command} {scenario}: {stderr}");
+            assert!(stderr.contains("nothing was started"), "{stderr}");
+            assert!(!reports.exists(), "no report for a run that never started");
+            assert!(
+                !tmp.path().join("clawchaos").exists(),
+                "no run folder for a run that never started"
+            );
+        }
+    }
+}
+
+/// What `scripts/chaos` sets up for the self-tests: the CLI names no OpenClaw, Tansu,
+/// RabbitMQ or bridge for them, and setting up what it names leaves the cache untouched.
+#[test]
+fn the_self_tests_need_nothing_installed_beyond_python() {
+    let needs = |path: &str, missing: bool| {
+        let out = clawchaos()
+            .arg("needs")
+            .args(["--missing"].iter().filter(|_| missing))
+            .arg(shipped(path))
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(needs("selftest", false), ["python3"]);
+    assert_eq!(
+        needs("kafka", false),
+        ["bridge", "lsof", "openclaw", "tansu"],
+        "the Kafka scenarios need the broker, the bridge and the gateway"
+    );
+    assert_eq!(
+        needs("messaging", false),
+        ["bridge", "faketime", "lsof", "openclaw", "rabbitmq"]
+    );
+
+    let missing = needs("selftest", true);
+    assert!(missing.iter().all(|m| m == "python3"), "{missing:?}");
+    if missing.is_empty() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(format!("{}/../scripts/setup", env!("CARGO_MANIFEST_DIR")))
+        .args(&missing)
+        .env("CLAWCHAOS_CACHE", cache.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(cache.path())
+        .expect("cache")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n != "apt.log")
+        .collect();
+    assert!(left.is_empty(), "the self-tests' set-up installed {left:?}");
 }

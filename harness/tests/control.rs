@@ -119,3 +119,45 @@ fn a_wrong_expectation_fails_naming_itself_the_observation_and_the_budget() {
     assert!(message.contains("the 500ms budget"), "{message}");
     assert!(message.contains("last observed: refused"), "{message}");
 }
+
+#[test]
+fn a_control_run_ends_once_its_detect_windows_have_closed() {
+    // The fault would last 20 s; its detect window closes 900 ms after it comes due.
+    let text = TEMPLATE
+        .replace("DETECT_PROBE", "refused")
+        .replace("BUDGET", "900ms")
+        .replace("duration = \"1s\"", "duration = \"20s\"");
+    let s = parse_str(Path::new("control-test.toml"), &text).expect("valid scenario");
+    let control = run(&s, true);
+    assert!(control.passed, "{:#?}", control.failures());
+    assert_eq!(control.expectations[0].verdict, Verdict::Failed);
+    assert!(
+        control.duration < std::time::Duration::from_secs(15),
+        "a control run waits out a fault it never injected: {:?}",
+        control.duration
+    );
+    let cut = control.cut_short.expect("says what it left out");
+    assert!(cut.contains("fault `down` was due to heal"), "{cut}");
+    assert!(cut.contains("final steady-state check"), "{cut}");
+}
+
+#[test]
+fn a_scenario_without_detect_expectations_has_its_control_run_skipped_with_the_reason() {
+    let text = TEMPLATE.replace(
+        "[[expect]]\nkind = \"detect\"\nfault = \"down\"\nprobe = \"DETECT_PROBE\"\nwithin = \"BUDGET\"\n",
+        "[[expect]]\nkind = \"recover\"\nfault = \"down\"\nprobe = \"answers\"\nwithin = \"2s\"\n",
+    );
+    let s = parse_str(Path::new("control-test.toml"), &text).expect("valid scenario");
+    let control = run(&s, true);
+    assert!(control.passed);
+    let reason = control.skipped.expect("skipped, with a reason");
+    assert!(reason.contains("no detect expectations"), "{reason}");
+    assert!(
+        control.services.is_empty(),
+        "nothing started for a skipped run"
+    );
+
+    let real = run(&s, false);
+    assert!(real.passed, "{:#?}", real.failures());
+    assert!(real.skipped.is_none() && real.cut_short.is_none());
+}

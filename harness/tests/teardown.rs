@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clawchaos::backend::rundir::{RUN_ID_ENV, sweep_dead_runs};
-use clawchaos::observer::{Observer, RunEvent};
+use clawchaos::observer::{Observer, RunEvent, RunName};
 use clawchaos::runner::{RunOptions, Runner};
 use clawchaos::scenario::parse_str;
 use nix::sys::signal::kill;
@@ -60,7 +60,7 @@ struct Seen {
 struct PanicOnFault(Arc<Mutex<Seen>>);
 
 impl Observer for PanicOnFault {
-    fn event(&self, _scenario: &str, event: &RunEvent) {
+    fn event(&self, _run: RunName<'_>, event: &RunEvent) {
         let mut seen = self.0.lock().expect("lock");
         match event {
             RunEvent::RunFolder { path } => seen.run_folder = Some(path.clone()),

@@ -95,7 +95,7 @@ struct Book {
 }
 
 /// The ledger's counts at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Counts {
     /// Tasks the broker confirmed.
     pub published: usize,

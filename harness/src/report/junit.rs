@@ -6,16 +6,15 @@ use crate::runner::ScenarioOutcome;
 /// The JUnit XML text.
 pub fn to_junit(outcomes: &[ScenarioOutcome]) -> String {
     let failures = outcomes.iter().filter(|o| !o.passed).count();
+    let skipped = outcomes.iter().filter(|o| o.skipped.is_some()).count();
     let total: f64 = outcomes.iter().map(|o| o.duration.as_secs_f64()).sum();
+    let counts = format!(
+        "tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{total:.3}\"",
+        outcomes.len()
+    );
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    xml.push_str(&format!(
-        "<testsuites name=\"clawchaos\" tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n",
-        outcomes.len()
-    ));
-    xml.push_str(&format!(
-        "  <testsuite name=\"clawchaos\" tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n",
-        outcomes.len()
-    ));
+    xml.push_str(&format!("<testsuites name=\"clawchaos\" {counts}>\n"));
+    xml.push_str(&format!("  <testsuite name=\"clawchaos\" {counts}>\n"));
     for o in outcomes {
         xml.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
@@ -23,6 +22,13 @@ pub fn to_junit(outcomes: &[ScenarioOutcome]) -> String {
             escape(&display_name(o)),
             o.duration.as_secs_f64()
         ));
+        if let Some(reason) = &o.skipped {
+            xml.push_str(&format!(
+                ">\n      <skipped message=\"{}\" />\n    </testcase>\n",
+                escape(reason)
+            ));
+            continue;
+        }
         let failures = o.failures();
         if o.passed {
             xml.push_str(" />\n");
@@ -64,11 +70,15 @@ mod tests {
     #[test]
     fn snapshot() {
         let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="clawchaos" tests="2" failures="1" time="12.200">
-  <testsuite name="clawchaos" tests="2" failures="1" time="12.200">
+<testsuites name="clawchaos" tests="4" failures="1" skipped="1" time="15.200">
+  <testsuite name="clawchaos" tests="4" failures="1" skipped="1" time="15.200">
     <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency" time="6.100" />
     <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency (control)" time="6.100">
       <failure message="control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault &lt;&amp;&gt;">control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault &lt;&amp;&gt;</failure>
+    </testcase>
+    <testcase classname="scenarios/selftest/tolerated.toml" name="selftest/tolerated" time="3.000" />
+    <testcase classname="scenarios/selftest/tolerated.toml" name="selftest/tolerated (control)" time="0.000">
+      <skipped message="no detect expectations: a control run would have nothing to show" />
     </testcase>
   </testsuite>
 </testsuites>

@@ -2,6 +2,7 @@
 
 mod json;
 mod junit;
+pub mod merge;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,18 @@ pub fn display_name(outcome: &ScenarioOutcome) -> String {
     }
 }
 
+/// "N passed, N failed" (", N skipped" when some were): the closing line of a set of runs.
+pub fn count_line(outcomes: &[ScenarioOutcome]) -> String {
+    let skipped = outcomes.iter().filter(|o| o.skipped.is_some()).count();
+    let passed = outcomes.iter().filter(|o| o.passed).count() - skipped;
+    let failed = outcomes.len() - passed - skipped;
+    if skipped > 0 {
+        format!("{passed} passed, {failed} failed, {skipped} skipped")
+    } else {
+        format!("{passed} passed, {failed} failed")
+    }
+}
+
 fn fmt_ms(d: Option<std::time::Duration>) -> String {
     d.map_or_else(|| "-".to_string(), |d| format!("{}ms", d.as_millis()))
 }
@@ -39,9 +52,10 @@ fn fmt_ms(d: Option<std::time::Duration>) -> String {
 pub(crate) mod fixtures {
     use std::time::Duration;
 
-    use crate::runner::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
+    use crate::runner::{ExpectationOutcome, FaultOutcome, Phases, ScenarioOutcome, Verdict};
 
-    /// A passing run and a failing control run, for snapshot tests.
+    /// A passing run and a failing control run, then a scenario without detect expectations
+    /// and its skipped control run, for snapshot tests.
     pub fn outcomes() -> Vec<ScenarioOutcome> {
         let detect = ExpectationOutcome {
             name: "detect slow by llm_slow within 3s".into(),
@@ -67,6 +81,14 @@ pub(crate) mod fixtures {
             file: "scenarios/selftest/latency.toml".into(),
             control: false,
             passed: true,
+            skipped: None,
+            cut_short: None,
+            phases: Phases {
+                setup: Duration::from_millis(1000),
+                steady_state: Duration::from_millis(100),
+                timeline: Duration::from_millis(4500),
+                teardown: Duration::from_millis(500),
+            },
             duration: Duration::from_millis(6100),
             steady_after: Some(Duration::from_millis(120)),
             services: vec![],
@@ -89,6 +111,28 @@ pub(crate) mod fixtures {
             ledger: None,
             ..pass.clone()
         };
-        vec![pass, control]
+        let tolerated = ScenarioOutcome {
+            name: "selftest/tolerated".into(),
+            file: "scenarios/selftest/tolerated.toml".into(),
+            duration: Duration::from_millis(3000),
+            phases: Phases {
+                timeline: Duration::from_millis(1500),
+                teardown: Duration::from_millis(400),
+                ..pass.phases
+            },
+            faults: vec![],
+            expectations: vec![],
+            ..pass.clone()
+        };
+        let skipped = ScenarioOutcome {
+            control: true,
+            skipped: Some(
+                "no detect expectations: a control run would have nothing to show".into(),
+            ),
+            duration: Duration::ZERO,
+            phases: Phases::default(),
+            ..tolerated.clone()
+        };
+        vec![pass, control, tolerated, skipped]
     }
 }

@@ -10,7 +10,7 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
         "result",
         "time-to-detect",
         "time-to-recover",
-        "took",
+        "took (set-up/steady/timeline/teardown)",
     ];
     let rows: Vec<[String; 5]> = outcomes
         .iter()
@@ -29,6 +29,15 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
                             .join(", ")
                     }
                 };
+            if let Some(reason) = &o.skipped {
+                return [
+                    display_name(o),
+                    "SKIP".to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                    format!("- ({})", reason.split(':').next().unwrap_or(reason)),
+                ];
+            }
             let (ttd, ttr) = if o.control {
                 ("-".to_string(), "-".to_string())
             } else {
@@ -42,7 +51,7 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
                 if o.passed { "PASS" } else { "FAIL" }.to_string(),
                 ttd,
                 ttr,
-                format!("{:.1}s", o.duration.as_secs_f64()),
+                took(o),
             ]
         })
         .collect();
@@ -69,12 +78,21 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
     for row in &rows {
         out.push_str(&line(row));
     }
-    let passed = outcomes.iter().filter(|o| o.passed).count();
-    out.push_str(&format!(
-        "\n{passed} passed, {} failed\n",
-        outcomes.len() - passed
-    ));
+    out.push_str(&format!("\n{}\n", super::count_line(outcomes)));
     out
+}
+
+/// "41.2s (12.1/3.0/24.0/2.1)": the whole run, then its phases.
+fn took(o: &ScenarioOutcome) -> String {
+    let p = &o.phases;
+    format!(
+        "{:.1}s ({:.1}/{:.1}/{:.1}/{:.1})",
+        o.duration.as_secs_f64(),
+        p.setup.as_secs_f64(),
+        p.steady_state.as_secs_f64(),
+        p.timeline.as_secs_f64(),
+        p.teardown.as_secs_f64()
+    )
 }
 
 #[cfg(test)]
@@ -84,12 +102,14 @@ mod tests {
     #[test]
     fn snapshot() {
         let expected = "\
-scenario                    result  time-to-detect  time-to-recover  took
---------------------------  ------  --------------  ---------------  ----
-selftest/latency            PASS    512ms           204ms            6.1s
-selftest/latency (control)  FAIL    -               -                6.1s
+scenario                      result  time-to-detect  time-to-recover  took (set-up/steady/timeline/teardown)
+----------------------------  ------  --------------  ---------------  --------------------------------------
+selftest/latency              PASS    512ms           204ms            6.1s (1.0/0.1/4.5/0.5)
+selftest/latency (control)    FAIL    -               -                6.1s (1.0/0.1/4.5/0.5)
+selftest/tolerated            PASS    -               -                3.0s (1.0/0.1/1.5/0.4)
+selftest/tolerated (control)  SKIP    -               -                - (no detect expectations)
 
-1 passed, 1 failed
+2 passed, 1 failed, 1 skipped
 ";
         assert_eq!(
             summary_table(&crate::report::fixtures::outcomes()),

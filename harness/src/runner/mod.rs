@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use interrupt::unless_interrupted;
-pub use outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, ServiceStart, Verdict};
+pub use outcome::{
+    ExpectationOutcome, FaultOutcome, Phases, ScenarioOutcome, ServiceStart, Verdict,
+};
 
 use crate::backend::Backend;
 use crate::backend::process::ProcessBackend;
-use crate::observer::{Observer, RunEvent};
-use crate::scenario::Scenario;
+use crate::observer::{Observer, RunEvent, RunName};
+use crate::scenario::{ExpectKind, Scenario};
 use timeline::Timeline;
 use topology::Topology;
 
@@ -59,8 +61,12 @@ impl Runner {
     ) -> ScenarioOutcome {
         let started = Instant::now();
         let deadline = started + scenario.settings.timeout;
+        let run = RunName {
+            scenario: &scenario.name,
+            control: options.control,
+        };
         observer.event(
-            &scenario.name,
+            run,
             &RunEvent::Started {
                 control: options.control,
             },
@@ -70,6 +76,9 @@ impl Runner {
             file: scenario.source.clone(),
             control: options.control,
             passed: false,
+            skipped: None,
+            cut_short: None,
+            phases: Phases::default(),
             duration: Duration::ZERO,
             steady_after: None,
             services: Vec::new(),
@@ -79,6 +88,20 @@ impl Runner {
             control_defects: Vec::new(),
             ledger: None,
         };
+        if options.control && !has_detects(scenario) {
+            let reason = "no detect expectations: a control run would have nothing to show \
+                          (its invariants are judged in the scenario's own run)"
+                .to_string();
+            observer.event(
+                run,
+                &RunEvent::Skipped {
+                    reason: reason.clone(),
+                },
+            );
+            outcome.skipped = Some(reason);
+            outcome.passed = true;
+            return outcome;
+        }
 
         let mut services = Vec::new();
         let start = Topology::start(
@@ -102,10 +125,11 @@ impl Runner {
                         version: version.clone(),
                     });
                 }
-                observer.event(&scenario.name, &event);
+                observer.event(run, &event);
             },
         );
         let started_topology = tokio::time::timeout_at(deadline.into(), start).await;
+        outcome.phases.setup = started.elapsed();
         outcome.services = services;
         let mut topology = match started_topology {
             Ok(Ok(t)) => t,
@@ -134,8 +158,10 @@ impl Runner {
             &topology,
             started,
         );
+        let timeline_started = Instant::now();
         let result =
             tokio::time::timeout_at(deadline.into(), timeline.run(&mut topology, observer)).await;
+        let timeline_took = timeline_started.elapsed();
         if result.is_err() {
             timeline.timed_out();
         }
@@ -148,11 +174,19 @@ impl Runner {
                 scenario.settings.timeout.as_millis()
             ));
         }
-        observer.event(&scenario.name, &RunEvent::TearingDown);
+        observer.event(run, &RunEvent::TearingDown);
+        let teardown_started = Instant::now();
         drop(timeline.stop_polling());
         topology.shutdown().await;
+        outcome.phases.teardown = teardown_started.elapsed();
 
         timeline.fill(&mut outcome);
+        // Steady state is the timeline's first step; the phases say it apart.
+        let steady = outcome
+            .steady_after
+            .map_or(timeline_took, |at| at.saturating_sub(outcome.phases.setup));
+        outcome.phases.steady_state = steady.min(timeline_took);
+        outcome.phases.timeline = timeline_took.saturating_sub(outcome.phases.steady_state);
         outcome.duration = started.elapsed();
         outcome.passed = if options.control {
             outcome.error.is_none() && outcome.control_defects.is_empty()
@@ -165,4 +199,11 @@ impl Runner {
         };
         outcome
     }
+}
+
+fn has_detects(scenario: &Scenario) -> bool {
+    scenario
+        .expectations
+        .iter()
+        .any(|e| matches!(e.kind, ExpectKind::Detect { .. }))
 }

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How an expectation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// It held.
@@ -18,7 +18,7 @@ pub enum Verdict {
 }
 
 /// The result of one expectation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExpectationOutcome {
     /// Its name, e.g. "detect slow-llm by llm_slow within 3s".
     pub name: String,
@@ -41,7 +41,7 @@ pub struct ExpectationOutcome {
 }
 
 /// What happened to one fault.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultOutcome {
     /// The fault's name.
     pub name: String,
@@ -64,7 +64,7 @@ pub struct FaultOutcome {
 }
 
 /// A service's start, as the run saw it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceStart {
     /// The service.
     pub name: String,
@@ -78,8 +78,26 @@ pub struct ServiceStart {
     pub version: Option<String>,
 }
 
+/// Where a run's time went, phase by phase (each from the end of the one before).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Starting the topology: every service up and ready, links in place.
+    #[serde(with = "ms")]
+    pub setup: Duration,
+    /// From the topology's start to steady state.
+    #[serde(with = "ms")]
+    pub steady_state: Duration,
+    /// The fault timeline: injections, heals, verdicts, the final steady-state check and
+    /// the ledger's settle.
+    #[serde(with = "ms")]
+    pub timeline: Duration,
+    /// Stopping everything and removing the run folder.
+    #[serde(with = "ms")]
+    pub teardown: Duration,
+}
+
 /// The result of one scenario run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioOutcome {
     /// The scenario's name.
     pub name: String,
@@ -89,9 +107,19 @@ pub struct ScenarioOutcome {
     pub control: bool,
     /// Whether the run passed. A control run passes when every detect expectation failed.
     pub passed: bool,
+    /// Why the run was not run at all (a control run of a scenario without detect
+    /// expectations); it counts as passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// What a control run left out of its timeline once its verdict was in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<String>,
     /// Wall time of the whole run, set-up and teardown included.
     #[serde(with = "ms")]
     pub duration: Duration,
+    /// Where the time went.
+    #[serde(default)]
+    pub phases: Phases,
     /// Time from start to steady state.
     #[serde(with = "opt_ms")]
     pub steady_after: Option<Duration>,
@@ -146,8 +174,16 @@ pub fn failure_text(e: &ExpectationOutcome) -> String {
 
 mod ms {
     use std::time::Duration;
+
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let millis = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(millis / 1000.0).map_err(serde::de::Error::custom)
     }
 }
 
@@ -158,5 +194,15 @@ mod opt_ms {
             Some(d) => s.serialize_f64((d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
             None => s.serialize_none(),
         }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        use serde::Deserialize;
+        Option::<f64>::deserialize(d)?
+            .map(|millis| Duration::try_from_secs_f64(millis / 1000.0))
+            .transpose()
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -9,7 +9,7 @@ use super::faults::{self, FaultError};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
 use super::topology::Topology;
 use crate::backend::Backend;
-use crate::observer::{Observer, RunEvent};
+use crate::observer::{Observer, RunEvent, RunName};
 use crate::probe::poller::{History, Poller};
 use crate::probe::{Observation, ms};
 use crate::scenario::{ExpectKind, Expectation, FaultSpec, ProbeKind, Scenario};
@@ -42,6 +42,8 @@ pub(super) struct Timeline<'s> {
     final_steady: Option<ExpectationOutcome>,
     ledger_outcomes: Vec<ExpectationOutcome>,
     ledger_counts: Option<crate::ledger::Counts>,
+    /// In a control run that ended once its verdict was in: what it left out.
+    cut_short: Option<String>,
 }
 
 impl<'s> Timeline<'s> {
@@ -103,6 +105,14 @@ impl<'s> Timeline<'s> {
             final_steady: None,
             ledger_outcomes: Vec::new(),
             ledger_counts: None,
+            cut_short: None,
+        }
+    }
+
+    fn run_name(&self) -> RunName<'s> {
+        RunName {
+            scenario: &self.scenario.name,
+            control: self.control,
         }
     }
 
@@ -124,14 +134,13 @@ impl<'s> Timeline<'s> {
         topology: &mut Topology,
         observer: &dyn Observer,
     ) -> Result<(), FaultError> {
-        let name = &self.scenario.name;
         self.activate_probes(true);
         let steady = self.wait_steady(Instant::now()).await;
         match steady {
             Ok(at) => {
                 self.steady_at = Some(at);
                 observer.event(
-                    name,
+                    self.run_name(),
                     &RunEvent::SteadyState {
                         after: at - self.run_started,
                     },
@@ -160,6 +169,13 @@ impl<'s> Timeline<'s> {
                 .expectations
                 .iter()
                 .all(|e| e.verdict.is_some() || matches!(e.spec.kind, ExpectKind::Invariant));
+            if self.control && self.detects_decided() {
+                // A control run's verdict is its detect expectations failing: once each
+                // window has closed, the rest of the timeline cannot change it.
+                self.cut_short = Some(self.what_is_left_out(Instant::now()));
+                self.judge_invariants(Instant::now());
+                return Ok(());
+            }
             if faults_done && expectations_done {
                 break;
             }
@@ -176,6 +192,43 @@ impl<'s> Timeline<'s> {
         self.judge_invariants(Instant::now());
         self.settle_ledger(topology).await;
         Ok(())
+    }
+
+    /// Whether every detect expectation has its verdict.
+    fn detects_decided(&self) -> bool {
+        self.expectations
+            .iter()
+            .filter(|e| matches!(e.spec.kind, ExpectKind::Detect { .. }))
+            .all(|e| e.verdict.is_some())
+    }
+
+    /// What a control run ending at `now` leaves out of the timeline.
+    fn what_is_left_out(&self, now: Instant) -> String {
+        let mut left = Vec::new();
+        for f in &self.faults {
+            match (f.injected, f.healed, f.spec.duration) {
+                (None, _, _) => left.push(format!("fault `{}` never came due", f.spec.name)),
+                (Some(at), None, Some(duration)) => left.push(format!(
+                    "fault `{}` was due to heal {} later",
+                    f.spec.name,
+                    ms((at + duration).saturating_duration_since(now))
+                )),
+                _ => {}
+            }
+        }
+        let mut skipped = vec!["the final steady-state check"];
+        if self.scenario.ledger.is_some() {
+            skipped.push("the ledger's settle");
+        }
+        let mut text = "ended when its last detect window closed (its verdict was in)".to_string();
+        if !left.is_empty() {
+            text.push_str(&format!(": {}", left.join(", ")));
+        }
+        text.push_str(&format!(
+            "; skipped {} (not part of a control run's verdict)",
+            skipped.join(" and ")
+        ));
+        text
     }
 
     /// Stops the ledger's publishing, gives the outstanding tasks `settle` to complete, and
@@ -350,7 +403,7 @@ impl<'s> Timeline<'s> {
                     let at = Instant::now();
                     self.faults[i].injected = Some(at);
                     observer.event(
-                        &self.scenario.name,
+                        self.run_name(),
                         &RunEvent::FaultInjected {
                             fault: self.faults[i].spec.name.clone(),
                             real: !self.control,
@@ -381,12 +434,15 @@ impl<'s> Timeline<'s> {
             faults::heal(self.faults[i].spec, topology, self.scenario, self.backend).await?;
         }
         self.faults[i].healed = Some(Instant::now());
-        observer.event(
-            &self.scenario.name,
-            &RunEvent::FaultHealed {
-                fault: self.faults[i].spec.name.clone(),
-            },
-        );
+        // A control run never injected it: there is nothing healed to report.
+        if !self.control {
+            observer.event(
+                self.run_name(),
+                &RunEvent::FaultHealed {
+                    fault: self.faults[i].spec.name.clone(),
+                },
+            );
+        }
         Ok(())
     }
 
@@ -459,14 +515,16 @@ impl<'s> Timeline<'s> {
                 None
             };
             if let Some((verdict, observed, detail)) = decided {
+                let run = self.run_name();
                 let e = &mut self.expectations[i];
                 e.verdict = Some(verdict);
                 e.observed = observed;
                 e.detail = detail.clone();
                 observer.event(
-                    &self.scenario.name,
+                    run,
                     &RunEvent::ExpectationDecided {
                         name: e.spec.name.clone(),
+                        detect: matches!(e.spec.kind, ExpectKind::Detect { .. }),
                         passed: verdict == Verdict::Passed,
                         detail,
                     },
@@ -556,6 +614,7 @@ impl<'s> Timeline<'s> {
     /// Writes the results into `outcome`.
     pub(super) fn fill(&self, outcome: &mut ScenarioOutcome) {
         outcome.steady_after = self.steady_at.map(|t| t - self.run_started);
+        outcome.cut_short = self.cut_short.clone();
         for e in &self.expectations {
             let (kind, budget) = match &e.spec.kind {
                 ExpectKind::Detect { within, .. } => ("detect", Some(*within)),
