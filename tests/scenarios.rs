@@ -3,6 +3,12 @@
 //!
 //! `cargo test --features chaos` runs them all; `cargo test --features chaos -- llm` only those
 //! whose name contains "llm". Set `CLAWCHAOS_SCENARIOS` to a folder or file to run others.
+//! Under `cargo nextest run --features chaos --partition count:K/N` each test is its own
+//! process and a CI runner takes a slice of them.
+//!
+//! Each test writes its JSON and JUnit report to `<dir>/<scenario>/`, where `<dir>` is
+//! `CLAWCHAOS_REPORT_DIR` or `target/clawchaos/tests`; `clawchaos report merge <dir>` joins
+//! them (and those of other slices) into one.
 
 use std::path::PathBuf;
 
@@ -70,14 +76,17 @@ fn run_file(file: &std::path::Path) -> Result<(), Failed> {
     }
 }
 
-/// Keeps each scenario's JSON and JUnit report under `target/clawchaos/tests/<name>/`.
+/// Keeps each scenario's JSON and JUnit report under `<dir>/<name>/` (see the module doc).
 fn write_report(scenario: &Scenario, outcomes: &[ScenarioOutcome]) {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let dir = std::env::var_os("CLAWCHAOS_REPORT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target
-        .join("clawchaos")
-        .join("tests")
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .join("clawchaos")
+                .join("tests")
+        })
         .join(scenario.name.replace('/', "__"));
     if let Err(e) = report::write_reports(outcomes, &dir) {
         eprintln!("cannot write the report for {}: {e}", scenario.name);
