@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -209,24 +209,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let dir = out.unwrap_or_else(default_report_dir);
             let reports = report::merge::find_reports(&paths, Some(&dir.join("report.json")))?;
             let outcomes = report::merge::merge(&reports)?;
-            let written = report::write_reports(&outcomes, &dir)
-                .with_context(|| format!("writing reports to {}", dir.display()))?;
-            let mut stdout = std::io::stdout().lock();
-            writeln!(
-                stdout,
-                "merged {} report(s), {} run(s)\n\n{}",
+            println!(
+                "merged {} report(s), {} run(s)",
                 reports.len(),
-                outcomes.len(),
-                summary_table(&outcomes)
-            )?;
-            for path in written {
-                writeln!(stdout, "report: {}", path.display())?;
-            }
-            Ok(if outcomes.iter().all(|o| o.passed) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+                outcomes.len()
+            );
+            write_and_summarise(&outcomes, &dir)
         }
         Command::List { paths } => {
             let Some(scenarios) = load_all(&paths, None)? else {
@@ -370,11 +358,16 @@ async fn run(
         eprintln!("interrupted: everything the runs started has been stopped");
         return Ok(ExitCode::from(130));
     };
-    let dir = report_dir.unwrap_or_else(default_report_dir);
-    let written = report::write_reports(&outcomes, &dir)
+    write_and_summarise(&outcomes, &report_dir.unwrap_or_else(default_report_dir))
+}
+
+/// Writes report.json and junit.xml into `dir`, prints the summary table and where they
+/// are; the exit code says whether every run passed.
+fn write_and_summarise(outcomes: &[ScenarioOutcome], dir: &Path) -> anyhow::Result<ExitCode> {
+    let written = report::write_reports(outcomes, dir)
         .with_context(|| format!("writing reports to {}", dir.display()))?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "\n{}", summary_table(&outcomes))?;
+    writeln!(stdout, "\n{}", summary_table(outcomes))?;
     for path in written {
         writeln!(stdout, "report: {}", path.display())?;
     }

@@ -6,6 +6,14 @@ fn clawchaos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_clawchaos"))
 }
 
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn validate_rejects_a_bad_file_with_its_position() {
     let fixture = concat!(
@@ -45,11 +53,7 @@ fn validate_accepts_the_shipped_scenarios() {
         .args(["validate", "--files-only", scenarios])
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("scenario(s) valid"));
 }
 
@@ -111,11 +115,7 @@ fn the_self_tests_need_nothing_installed_beyond_python() {
             .arg(shipped(path))
             .output()
             .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_string)
@@ -143,11 +143,7 @@ fn the_self_tests_need_nothing_installed_beyond_python() {
         .env("CLAWCHAOS_CACHE", cache.path())
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let left: Vec<_> = std::fs::read_dir(cache.path())
         .expect("cache")
         .filter_map(|e| e.ok())
