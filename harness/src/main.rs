@@ -349,15 +349,18 @@ async fn run(
             );
             let outcome = runner.run(scenario, &options, progress).await;
             print_outcome(&outcome);
-            outcome
+            (i, outcome)
         })
-        .buffered(jobs.max(1))
-        .collect::<Vec<ScenarioOutcome>>();
+        // Unordered: a long run does not hold a free slot while it finishes.
+        .buffer_unordered(jobs.max(1))
+        .collect::<Vec<(usize, ScenarioOutcome)>>();
     // Interrupted, every run was dropped: their services and folders are gone.
-    let Some(outcomes) = clawchaos::runner::unless_interrupted(all).await else {
+    let Some(mut outcomes) = clawchaos::runner::unless_interrupted(all).await else {
         eprintln!("interrupted: everything the runs started has been stopped");
         return Ok(ExitCode::from(130));
     };
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<ScenarioOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
     write_and_summarise(&outcomes, &report_dir.unwrap_or_else(default_report_dir))
 }
 

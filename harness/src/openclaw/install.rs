@@ -17,6 +17,9 @@ pub struct OpenClawInstall {
     pub path_prefix: Vec<PathBuf>,
     /// A folder shared by every instance for Node's compile cache (faster starts).
     pub compile_cache: Option<PathBuf>,
+    /// The Control UI's built assets in the package (`dist/control-ui`), when the install's
+    /// layout is known: served from there, a fresh state dir does not copy them first.
+    pub control_ui_root: Option<PathBuf>,
     /// Where it was found, for messages.
     pub origin: String,
 }
@@ -68,6 +71,7 @@ impl OpenClawInstall {
                 command: cmd.split_whitespace().map(str::to_string).collect(),
                 path_prefix: Vec::new(),
                 compile_cache: None,
+                control_ui_root: None,
                 origin: format!("CLAWCHAOS_OPENCLAW_CMD={cmd}"),
             });
         }
@@ -94,6 +98,8 @@ impl OpenClawInstall {
             ],
             path_prefix: vec![node_bin],
             compile_cache: home.parent().map(|cache| cache.join("node-compile-cache")),
+            control_ui_root: Some(home.join("node_modules/openclaw/dist/control-ui"))
+                .filter(|root| root.is_dir()),
             origin: home.display().to_string(),
         })
     }

@@ -64,7 +64,12 @@ pub(crate) fn prepare(
         None => None,
     }
     .map(|addr| format!("http://{addr}/v1"));
-    let mut config = config::render(spec, config_port, provider_url.as_deref());
+    let mut config = config::render(
+        spec,
+        config_port,
+        provider_url.as_deref(),
+        install.control_ui_root.as_deref(),
+    );
     if config.pointer("/logging/file").is_none() {
         config::merge(
             &mut config,
