@@ -195,7 +195,8 @@ fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_
     let mut folder = None;
     for line in BufReader::new(stderr).lines() {
         let line = line.expect("line");
-        if let Some(path) = line.trim().strip_prefix("run folder ") {
+        // Progress lines are tagged with their run: "    [name] run folder /tmp/...".
+        if let Some((_, path)) = line.split_once("run folder ") {
             folder = Some(PathBuf::from(path));
         }
         if let Some(rest) = line.split("(pid ").nth(1) {
