@@ -7,6 +7,7 @@ mod messaging;
 pub mod outcome;
 mod timeline;
 pub mod topology;
+mod verdict;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

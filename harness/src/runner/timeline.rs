@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::faults::{self, FaultError};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
 use super::topology::Topology;
+use super::verdict;
 use crate::backend::Backend;
 use crate::observer::{Observer, RunEvent, RunName};
 use crate::probe::poller::{History, Poller};
@@ -15,6 +16,17 @@ use crate::probe::{Observation, ms};
 use crate::scenario::{ExpectKind, Expectation, FaultSpec, ProbeKind, Scenario};
 
 const TICK: Duration = Duration::from_millis(10);
+
+/// Why a timeline stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TimelineError {
+    /// Steady state was not reached before the first fault (the detail says which probe).
+    #[error("{0}")]
+    SteadyState(String),
+    /// A fault could not be injected or healed.
+    #[error(transparent)]
+    Fault(#[from] FaultError),
+}
 
 struct FaultState<'s> {
     spec: &'s FaultSpec,
@@ -133,7 +145,7 @@ impl<'s> Timeline<'s> {
         &mut self,
         topology: &mut Topology,
         observer: &dyn Observer,
-    ) -> Result<(), FaultError> {
+    ) -> Result<(), TimelineError> {
         self.activate_probes(true);
         let steady = self.wait_steady(Instant::now()).await;
         match steady {
@@ -146,13 +158,7 @@ impl<'s> Timeline<'s> {
                     },
                 );
             }
-            Err(detail) => {
-                return Err(FaultError {
-                    fault: "(none yet)".into(),
-                    operation: "reach steady state",
-                    message: detail,
-                });
-            }
+            Err(detail) => return Err(TimelineError::SteadyState(detail)),
         }
         let t0 = self.steady_at.unwrap_or_else(Instant::now);
         loop {
@@ -245,51 +251,9 @@ impl<'s> Timeline<'s> {
         }
         let counts = ledger.counts();
         let settled = from.elapsed();
-        let detail = crate::ledger::describe(&counts);
-        let broker_trouble = ledger
-            .last_error()
-            .map(|e| format!("; the ledger's last broker error: {e}"))
-            .unwrap_or_default();
-        let verdict = |ok: bool| if ok { Verdict::Passed } else { Verdict::Failed };
-        self.ledger_outcomes = vec![
-            ExpectationOutcome {
-                name: "ledger: no task lost (every published task done or failed)".into(),
-                kind: "ledger".into(),
-                probe: "ledger".into(),
-                fault: None,
-                verdict: verdict(counts.published > 0 && counts.outstanding == 0),
-                budget: Some(spec.settle),
-                observed: Some(settled),
-                detail: if counts.published == 0 {
-                    format!("no task was ever published{broker_trouble}")
-                } else if counts.outstanding > 0 {
-                    format!(
-                        "{} task(s) still without a result {}ms after publishing stopped: {detail}{broker_trouble}",
-                        counts.outstanding,
-                        spec.settle.as_millis()
-                    )
-                } else {
-                    detail.clone()
-                },
-            },
-            ExpectationOutcome {
-                name: "ledger: no task done twice".into(),
-                kind: "ledger".into(),
-                probe: "ledger".into(),
-                fault: None,
-                verdict: verdict(counts.duplicates == 0 && counts.strangers == 0),
-                budget: None,
-                observed: None,
-                detail: if counts.strangers > 0 {
-                    format!(
-                        "{} result(s) for tasks never published; {detail}",
-                        counts.strangers
-                    )
-                } else {
-                    detail
-                },
-            },
-        ];
+        let last_error = ledger.last_error();
+        self.ledger_outcomes =
+            verdict::ledger_outcomes(&counts, spec.settle, settled, last_error.as_deref()).into();
         self.ledger_counts = Some(counts);
     }
 
@@ -482,39 +446,20 @@ impl<'s> Timeline<'s> {
                 ExpectKind::Invariant => continue,
             };
             let Some(from) = from else { continue };
-            let deadline = from + within;
-            let history = self.history(&e.spec.probe);
-            let first_hit = history.first_after(from, |o| o.holds && o.finished <= deadline);
-            let decided = if let Some(hit) = first_hit
-                .as_ref()
-                .filter(|h| h.finished < from + not_before)
-            {
-                Some((
-                    Verdict::Failed,
-                    Some(hit.finished - from),
-                    format!(
-                        "held too early, {} after the fault (not before {}): {}",
-                        ms(hit.finished - from),
-                        ms(not_before),
-                        hit.detail
-                    ),
-                ))
-            } else if let Some(hit) = first_hit {
-                Some((Verdict::Passed, Some(hit.finished - from), hit.detail))
-            } else if history.first_after(deadline, |_| true).is_some()
-                || now > deadline + self.probe_timeout(&e.spec.probe) + Duration::from_secs(1)
-            {
-                let last = history
-                    .snapshot()
-                    .into_iter()
-                    .rev()
-                    .find(|o| o.started >= from && o.started <= deadline)
-                    .map_or_else(|| "no observation in the window".to_string(), |o| o.detail);
-                Some((Verdict::Failed, None, last))
-            } else {
-                None
+            let window = verdict::Window {
+                from,
+                within,
+                not_before,
             };
-            if let Some((verdict, observed, detail)) = decided {
+            let in_flight = self.probe_timeout(&e.spec.probe) + Duration::from_secs(1);
+            let observations = self.history(&e.spec.probe).snapshot();
+            let decided = verdict::decide_window(window, &observations, now, in_flight);
+            if let Some(verdict::Decision {
+                verdict,
+                observed,
+                detail,
+            }) = decided
+            {
                 let run = self.run_name();
                 let e = &mut self.expectations[i];
                 e.verdict = Some(verdict);
@@ -548,31 +493,11 @@ impl<'s> Timeline<'s> {
             if !matches!(self.expectations[i].spec.kind, ExpectKind::Invariant) {
                 continue;
             }
-            let history = self.history(&self.expectations[i].spec.probe);
-            let observations: Vec<Observation> = history
-                .snapshot()
-                .into_iter()
-                .filter(|o| o.started >= t0 && o.finished <= until)
-                .collect();
+            let observations = self.history(&self.expectations[i].spec.probe).snapshot();
+            let decision = verdict::decide_invariant(&observations, t0, until);
             let e = &mut self.expectations[i];
-            match observations.iter().find(|o| !o.holds) {
-                Some(bad) => {
-                    e.verdict = Some(Verdict::Failed);
-                    e.detail = format!(
-                        "at +{} after steady state: {}",
-                        ms(bad.started - t0),
-                        bad.detail
-                    );
-                }
-                None if observations.is_empty() => {
-                    e.verdict = Some(Verdict::Failed);
-                    e.detail = "never evaluated".into();
-                }
-                None => {
-                    e.verdict = Some(Verdict::Passed);
-                    e.detail = format!("held in all {} evaluations", observations.len());
-                }
-            }
+            e.verdict = Some(decision.verdict);
+            e.detail = decision.detail;
         }
     }
 
