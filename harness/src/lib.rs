@@ -66,20 +66,20 @@
 //! ```
 //!
 //! The parts, one purpose each: [`scenario`] (the format and its validation), [`runner`] (the
-//! timeline, faults and topology), [`probe`] (conditions evaluated over and over), [`backend`]
-//! (starting services: local processes and in-process tasks), [`clients`] (the Toxiproxy and
-//! mock LLM APIs), [`report`] (summary table, JSON, JUnit) and [`observer`] (progress events).
+//! timeline, faults and topology), [`probe`] (conditions evaluated over and over), [`services`]
+//! (each service kind as a recipe: how it runs, when it is ready, what it needs), [`backend`]
+//! (running what a recipe plans: local processes and in-process servers), [`ledger`] (tasks
+//! through the queue, each counted once), [`clients`] (the Toxiproxy and mock LLM APIs),
+//! [`prereq`] (what the scenarios need on this machine), [`report`] (summary table, JSON,
+//! JUnit) and [`observer`] (progress events).
 
 pub mod backend;
-pub mod bridge;
 pub mod clients;
 pub mod ledger;
 pub mod observer;
-pub mod openclaw;
 pub mod prereq;
 pub mod probe;
-pub mod rabbitmq;
 pub mod report;
 pub mod runner;
 pub mod scenario;
-pub mod tansu;
+pub mod services;

@@ -1,11 +1,13 @@
 //! Backends start and stop the services of a topology.
 //!
-//! The runner only sees the [`Backend`] and [`Service`] traits: the embedded
-//! [`process::ProcessBackend`] (local processes and in-process tasks) implements them today, and
-//! a containers backend will implement them without the runner or the scenario files changing.
+//! A service kind is a [`Recipe`] (in `crate::services`): it plans how the service runs and
+//! says when it is ready. A [`Backend`] takes a recipe and returns a running [`Service`]; it
+//! knows no kind. The process backend ([`process::ProcessBackend`]: local process groups, and
+//! servers inside the harness) is the one there is today.
 
-mod embedded;
+pub mod in_process;
 pub mod logs;
+pub mod ports;
 pub mod process;
 pub mod rundir;
 
@@ -13,12 +15,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use logs::LogBuffer;
 pub use rundir::RunDir;
-
-use crate::scenario::ServiceSpec;
 
 /// A boxed future, so the traits stay object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -36,9 +36,10 @@ pub enum BackendError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// An in-process service failed to start.
+    /// A service could not be set up or started (its program missing, its files not written,
+    /// an in-process server that would not start).
     #[error("cannot start service {service}: {message}")]
-    Embedded {
+    Setup {
         /// The service.
         service: String,
         /// What went wrong.
@@ -68,7 +69,7 @@ pub enum BackendError {
 impl BackendError {
     /// A service could not be set up or started: `cannot start service SERVICE: MESSAGE`.
     pub fn setup(service: &str, message: impl ToString) -> Self {
-        BackendError::Embedded {
+        BackendError::Setup {
             service: service.to_string(),
             message: message.to_string(),
         }
@@ -147,7 +148,7 @@ pub struct CliCommand {
 pub trait Service: Send + Sync {
     /// Its name in the scenario.
     fn name(&self) -> &str;
-    /// Where clients reach it (always loopback for this backend).
+    /// Where clients reach it.
     fn addr(&self) -> SocketAddr;
     /// Where its control API listens, when that is not `addr` (the token service's).
     fn control_addr(&self) -> Option<SocketAddr> {
@@ -185,12 +186,127 @@ pub trait Service: Send + Sync {
 
 /// Starts services.
 pub trait Backend: Send + Sync {
-    /// The backend's name, for reports.
-    fn name(&self) -> &'static str;
-    /// Starts `spec`; the service is torn down when stopped or dropped.
+    /// Starts the service `name` as `recipe` plans it; it is torn down when stopped or dropped.
     fn start<'a>(
         &'a self,
-        spec: &'a ServiceSpec,
+        name: &'a str,
+        recipe: &'a dyn Recipe,
         context: &'a StartContext,
     ) -> BoxFuture<'a, Result<Box<dyn Service>, BackendError>>;
+}
+
+/// A service kind, as a backend sees it: how to run it and when it is ready. Each kind has one
+/// (in `crate::services`); a backend calls [`Recipe::plan`] and runs what comes back.
+pub trait Recipe: Send + Sync {
+    /// Writes the service's files into its folder of the run and says how to start it.
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError>;
+    /// When it counts as ready.
+    fn ready(&self) -> Ready;
+}
+
+/// How a service runs, and what the harness knows of it besides its address.
+pub struct Plan {
+    /// What to start.
+    pub run: Run,
+    /// Its command-line tool, if it has one.
+    pub cli: Option<CliCommand>,
+    /// The config file it reads at run time and reloads on change, if it has one.
+    pub config_file: Option<PathBuf>,
+    /// The version of the software it runs.
+    pub version: Option<String>,
+    /// Where the harness's own clients reach it, when not at its address (Tansu's relay).
+    pub control: Option<SocketAddr>,
+}
+
+impl Plan {
+    /// A plan with nothing but what to start.
+    pub fn new(run: Run) -> Self {
+        Self {
+            run,
+            cli: None,
+            config_file: None,
+            version: None,
+            control: None,
+        }
+    }
+}
+
+/// Starts a server inside the harness.
+pub type StartInProcess =
+    Box<dyn FnOnce() -> BoxFuture<'static, Result<Box<dyn Service>, BackendError>> + Send>;
+
+/// What a plan starts.
+pub enum Run {
+    /// A program, listening on `port` of loopback.
+    Process {
+        /// The program, its environment and folder.
+        launch: Launch,
+        /// The port it listens on.
+        port: u16,
+    },
+    /// A server inside the harness (the mock LLM, the token service).
+    InProcess(StartInProcess),
+}
+
+/// Everything needed to (re)start a process.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The service's name.
+    pub service: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Environment on top of the harness's own.
+    pub env: Vec<(String, String)>,
+    /// The run id (`CLAWCHAOS_RUN_ID`).
+    pub run_id: String,
+    /// Working directory: the service's folder.
+    pub dir: PathBuf,
+    /// Run as this user and group instead of the harness's.
+    pub user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+}
+
+/// When a started service counts as ready: the strategies, like testcontainers' `WaitFor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// As soon as it is started (an in-process server is listening when it returns).
+    Started,
+    /// When its port accepts a TCP connection.
+    Port {
+        /// How long to wait.
+        within: Duration,
+    },
+    /// When a probe of the scenario holds.
+    Probe {
+        /// The probe's name.
+        probe: String,
+        /// How long to wait.
+        within: Duration,
+    },
+    /// When `GET path` on its port answers 2xx.
+    Http {
+        /// The path, e.g. `/readyz`.
+        path: &'static str,
+        /// How long to wait.
+        within: Duration,
+    },
+    /// When it prints its first line of output.
+    Output {
+        /// How long to wait.
+        within: Duration,
+    },
+    /// When an AMQP handshake as the harness's user succeeds (RabbitMQ).
+    Amqp,
+    /// When the Kafka API answers a metadata request (Tansu).
+    Kafka,
+}
+
+impl StartContext {
+    /// The port `service` must listen on: the one decided before it started (a squatted
+    /// port), else a free one.
+    pub fn port_for(&self, service: &str) -> std::io::Result<u16> {
+        match self.fixed_ports.get(service) {
+            Some(&port) => Ok(port),
+            None => ports::free_port(),
+        }
+    }
 }

@@ -1,10 +1,10 @@
-//! The embedded backend: services as local processes or in-process tasks.
+//! The process backend: each service a local process group, or a server inside the harness.
 //!
 //! Processes run in their own process group with a parent-death signal, so a killed harness
 //! takes them along; the group is killed when the [`ProcessService`] is dropped, whatever the
 //! reason (success, failure, panic, Ctrl-C).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -16,229 +16,39 @@ use tokio::process::Command;
 
 use super::rundir::RUN_ID_ENV;
 use super::{
-    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, LogBuffer, Service, Signal,
-    StartContext,
+    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Launch, LogBuffer, Recipe,
+    Run, Service, Signal, StartContext,
 };
-use crate::scenario::{ServiceKind, ServiceSpec};
 
 /// How long a graceful stop waits after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// The embedded default backend.
+/// The process backend: runs what a recipe plans as a local process group (or, for an
+/// in-process plan, inside the harness).
 #[derive(Debug, Default, Clone)]
 pub struct ProcessBackend;
 
 impl Backend for ProcessBackend {
-    fn name(&self) -> &'static str {
-        "process"
-    }
-
     fn start<'a>(
         &'a self,
-        spec: &'a ServiceSpec,
+        name: &'a str,
+        recipe: &'a dyn Recipe,
         context: &'a StartContext,
     ) -> BoxFuture<'a, Result<Box<dyn Service>, BackendError>> {
         Box::pin(async move {
-            match &spec.kind {
-                ServiceKind::MockLlm { models, reply } => {
-                    let service = super::embedded::mock_llm(&spec.name, models, reply).await?;
-                    Ok(Box::new(service) as Box<dyn Service>)
-                }
-                ServiceKind::TokenService {
-                    algorithm,
-                    ttl,
-                    clock_offset_secs,
-                } => {
-                    let service = super::embedded::token_service(
-                        &spec.name,
-                        algorithm,
-                        *ttl,
-                        *clock_offset_secs,
-                        context.run_dir.join(&spec.name),
-                    )
-                    .await?;
-                    Ok(Box::new(service) as Box<dyn Service>)
-                }
-                ServiceKind::RabbitMq { tokens } => {
-                    let node = crate::rabbitmq::prepare(&spec.name, tokens.as_deref(), context)?;
-                    let mut service =
-                        ProcessService::spawn(node.launch, node.port, Some(node.ctl))?;
-                    service.version = Some("RabbitMQ".to_string());
-                    Ok(Box::new(service) as Box<dyn Service>)
-                }
-                ServiceKind::Tansu { scram } => {
-                    let broker = crate::tansu::prepare(
-                        &spec.name,
-                        *scram,
-                        context.advertised.get(&spec.name).copied(),
-                        context,
-                    )?;
-                    let mut service = ProcessService::spawn(broker.launch, broker.port, None)?;
-                    service.version = Some(format!("Tansu {}", crate::tansu::PINNED_TANSU));
-                    service.control = Some(broker.access);
-                    Ok(Box::new(service) as Box<dyn Service>)
-                }
-                ServiceKind::Bridge(bridge) => {
-                    let prepared =
-                        crate::bridge::prepare(spec, bridge, bridge.clock_skew, context)?;
-                    let mut service = ProcessService::spawn(prepared.launch, prepared.port, None)?;
-                    service.config_file = Some(prepared.config_file);
-                    Ok(Box::new(service) as Box<dyn Service>)
-                }
-                ServiceKind::Process { command, env, .. } => {
-                    let service_dir = context.run_dir.join(&spec.name);
-                    std::fs::create_dir_all(&service_dir)?;
-                    let port = match context.fixed_ports.get(&spec.name) {
-                        Some(p) => *p,
-                        None => free_port()?,
-                    };
-                    let launch = Launch {
-                        service: spec.name.clone(),
-                        command: substitute_all(command, port, &context.run_dir, &service_dir),
-                        env: env
-                            .iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.clone(),
-                                    substitute(v, port, &context.run_dir, &service_dir),
-                                )
-                            })
-                            .collect(),
-                        run_id: context.run_id.clone(),
-                        dir: service_dir,
-                        user: None,
-                    };
-                    let service = ProcessService::spawn(launch, port, None)?;
-                    Ok(Box::new(service) as Box<dyn Service>)
-                }
-                ServiceKind::OpenClaw(oc) => {
-                    let gateway = crate::openclaw::prepare(&spec.name, oc, context)?;
-                    let mut service =
-                        ProcessService::spawn(gateway.launch, gateway.port, Some(gateway.cli))?;
-                    service.config_file = Some(gateway.config_path);
-                    service.version = Some(format!("OpenClaw {}", gateway.version));
+            let plan = recipe.plan(name, context)?;
+            match plan.run {
+                Run::InProcess(start) => start().await,
+                Run::Process { launch, port } => {
+                    let mut service = ProcessService::spawn(launch, port, plan.cli)?;
+                    service.config_file = plan.config_file;
+                    service.version = plan.version;
+                    service.control = plan.control;
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
             }
         })
     }
-}
-
-/// Starts a process that holds `port` on one loopback family (a port squatter), and waits
-/// until it does. Its pid is what the squatted service should name as the holder.
-pub(crate) async fn squat(
-    port: u16,
-    family: crate::scenario::Family,
-    context: &StartContext,
-) -> Result<ProcessService, BackendError> {
-    let (af, host) = match family {
-        crate::scenario::Family::Ipv4 => ("AF_INET", "127.0.0.1"),
-        crate::scenario::Family::Ipv6 => ("AF_INET6", "::1"),
-    };
-    let script = format!(
-        "import socket, time\n\
-         s = socket.socket(socket.{af}, socket.SOCK_STREAM)\n\
-         if socket.{af} == socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n\
-         s.bind(('{host}', {port}))\n\
-         s.listen(16)\n\
-         print('squatting {host} port {port}', flush=True)\n\
-         time.sleep(86400)\n"
-    );
-    let dir = context.run_dir.join(format!("squatter-{port}"));
-    std::fs::create_dir_all(&dir)?;
-    let launch = Launch {
-        service: format!("squatter of port {port}"),
-        command: vec!["python3".to_string(), "-c".to_string(), script],
-        env: Vec::new(),
-        run_id: context.run_id.clone(),
-        dir,
-        user: None,
-    };
-    let squatter = ProcessService::spawn(launch, port, None)?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while squatter.logs.is_empty() {
-        if squatter.exited() || Instant::now() >= deadline {
-            return Err(BackendError::Embedded {
-                service: squatter.launch.service.clone(),
-                message: format!(
-                    "the squatter did not take the port: {}",
-                    squatter.logs.tail(5).join(" | ")
-                ),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(squatter)
-}
-
-/// A port free on both 127.0.0.1 and ::1 (so that squatting one family is the only conflict).
-pub fn free_port_both_families() -> std::io::Result<u16> {
-    for _ in 0..50 {
-        let port = free_port()?;
-        if TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(std::io::Error::other(
-        "no port free on both 127.0.0.1 and ::1",
-    ))
-}
-
-/// A program named by environment variable `var`, if it is set: its path, or why it cannot
-/// be used.
-pub fn binary_from_env(var: &str) -> Option<Result<PathBuf, String>> {
-    let path = PathBuf::from(std::env::var_os(var)?);
-    Some(if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!("{var}={} is not a file", path.display()))
-    })
-}
-
-/// Picks a free loopback port by binding port 0.
-pub fn free_port() -> std::io::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn substitute(
-    text: &str,
-    port: u16,
-    run_dir: &std::path::Path,
-    service_dir: &std::path::Path,
-) -> String {
-    text.replace("{port}", &port.to_string())
-        .replace("{run_dir}", &run_dir.display().to_string())
-        .replace("{service_dir}", &service_dir.display().to_string())
-}
-
-fn substitute_all(
-    items: &[String],
-    port: u16,
-    run_dir: &std::path::Path,
-    service_dir: &std::path::Path,
-) -> Vec<String> {
-    items
-        .iter()
-        .map(|s| substitute(s, port, run_dir, service_dir))
-        .collect()
-}
-
-/// Everything needed to (re)start a process.
-#[derive(Debug, Clone)]
-pub(crate) struct Launch {
-    /// The service's name.
-    pub service: String,
-    /// Program and arguments.
-    pub command: Vec<String>,
-    /// Environment on top of the harness's own.
-    pub env: Vec<(String, String)>,
-    /// The run id (`CLAWCHAOS_RUN_ID`).
-    pub run_id: String,
-    /// Working directory: the service's folder.
-    pub dir: PathBuf,
-    /// Run as this user and group instead of the harness's.
-    pub user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
 }
 
 /// A service running as a local process group.

@@ -1,6 +1,6 @@
 //! The ledger's Kafka side: produces tasks to `openclaw.tasks` (keyed by id, `acks=all`) at
 //! the set rate and reads every partition of `openclaw.results` (assigned by hand, no group). It reaches the broker
-//! through the broker's relay (see [`crate::tansu`]), never through a faulted link; librdkafka
+//! through the broker's relay (see [`crate::services::tansu`]), never through a faulted link; librdkafka
 //! reconnects by itself when the broker restarts.
 
 use std::net::SocketAddr;
@@ -12,7 +12,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{Ledger, LedgerClient, TaskResult};
-use crate::tansu::{Credentials, HarnessContext, PARTITIONS, RESULTS, TASKS, client_config};
+use crate::services::tansu::{
+    Credentials, HarnessContext, PARTITIONS, RESULTS, TASKS, client_config,
+};
 
 /// Time allowed for one task's delivery report.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);

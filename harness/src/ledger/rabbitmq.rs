@@ -55,7 +55,7 @@ async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
 
 /// One connection's life: publish and collect until it fails.
 async fn session(ledger: &Ledger, port: u16, rate: f64, prompt: &str) -> Result<(), String> {
-    let url = crate::rabbitmq::admin_url(port);
+    let url = crate::services::rabbitmq::admin_url(port);
     let connection = Connection::connect(&url, ConnectionProperties::default())
         .await
         .map_err(|e| format!("connect: {e}"))?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::topology::Topology;
-use crate::backend::{Backend, Service, Signal};
+use crate::backend::{Backend, Signal};
 use crate::clients::toxiproxy::Toxic;
 use crate::scenario::{FaultAction, FaultSpec, LinkFault, LlmFault, ProcessFault, Scenario};
 
@@ -198,7 +198,7 @@ pub async fn inject(fault: &FaultSpec, topology: &mut Topology) -> Result<(), Fa
             let original = std::fs::read(&path).map_err(|e| failed(fault, "inject", e))?;
             let mut config: serde_json::Value =
                 serde_json::from_slice(&original).map_err(|e| failed(fault, "inject", e))?;
-            crate::openclaw::config::merge(&mut config, patch);
+            crate::services::openclaw::config::merge(&mut config, patch);
             let text =
                 serde_json::to_vec_pretty(&config).map_err(|e| failed(fault, "inject", e))?;
             topology

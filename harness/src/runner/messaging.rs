@@ -55,7 +55,7 @@ pub(super) fn set_clock(
         .run_dir
         .path()
         .join(service)
-        .join(crate::bridge::CLOCK_FILE);
+        .join(crate::services::bridge::CLOCK_FILE);
     if !file.is_file() {
         return Err(format!(
             "{service} does not run under libfaketime ({} is missing)",

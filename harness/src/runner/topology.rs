@@ -8,15 +8,15 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::backend::BackendError;
-use crate::backend::process::{ProcessService, free_port_both_families, squat};
-use crate::backend::{Backend, RunDir, Service, StartContext};
+use crate::backend::ports::{free_port, free_port_both_families, free_privileged_port};
+use crate::backend::{Backend, BackendError, Ready, Recipe, RunDir, Service, StartContext};
 use crate::clients::mock_llm::MockLlmClient;
 use crate::clients::token_service::TokenServiceClient;
 use crate::clients::toxiproxy::ToxiproxyClient;
 use crate::observer::RunEvent;
 use crate::probe::{ProbeContext, ServiceView};
 use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceKind, ServiceSpec, Target};
+use crate::services::squatter::SquatterRecipe;
 
 /// How long a RabbitMQ node may take to accept an AMQP login (5–7 s idle here, ~20 s under
 /// a parallel build).
@@ -65,7 +65,7 @@ pub struct Topology {
     /// Service names in the order they started (teardown goes in reverse).
     start_order: Vec<String>,
     /// Port squatters by fault name, until their fault is healed.
-    pub squatters: BTreeMap<String, ProcessService>,
+    pub squatters: BTreeMap<String, Box<dyn Service>>,
     /// The ledger's publisher and collector, once the topology is up.
     pub ledger_client: Option<crate::ledger::LedgerClient>,
     /// Token service control clients by service name.
@@ -119,7 +119,7 @@ impl Topology {
         };
         topology.plan_advertised_links(scenario)?;
         if faults_on {
-            topology.squat_ports(scenario).await?;
+            topology.squat_ports(scenario, backend).await?;
         }
         let mut pending_services: Vec<&ServiceSpec> = scenario.services.values().collect();
         let mut pending_links: Vec<&LinkSpec> = scenario.links.values().collect();
@@ -190,7 +190,7 @@ impl Topology {
             if let Some(ServiceKind::Tansu { .. }) =
                 scenario.services.get(&link.to).map(|s| &s.kind)
             {
-                let port = crate::backend::process::free_port().map_err(BackendError::from)?;
+                let port = free_port().map_err(BackendError::from)?;
                 self.link_ports.insert(link.name.clone(), port);
                 self.advertised
                     .insert(link.to.clone(), SocketAddr::from(([127, 0, 0, 1], port)));
@@ -204,19 +204,23 @@ impl Topology {
     fn kafka_access(
         &self,
         name: &str,
-    ) -> Result<(SocketAddr, Option<crate::tansu::Credentials>), TopologyError> {
+    ) -> Result<(SocketAddr, Option<crate::services::tansu::Credentials>), TopologyError> {
         let service = self
             .services
             .get(name)
             .ok_or_else(|| BackendError::setup(name, "it is not running"))?;
-        let admin = crate::tansu::credentials(self.run_dir.path(), name)
+        let admin = crate::services::tansu::credentials(self.run_dir.path(), name)
             .map(|users| users.map(|(admin, _)| admin))
             .map_err(|e| BackendError::setup(name, format!("its SCRAM users: {e}")))?;
         Ok((service.control_addr().unwrap_or(service.addr()), admin))
     }
 
     /// Puts the before-start faults in place: a squatter on each squatted service's port.
-    async fn squat_ports(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
+    async fn squat_ports(
+        &mut self,
+        scenario: &Scenario,
+        backend: &dyn Backend,
+    ) -> Result<(), TopologyError> {
         for fault in &scenario.faults {
             if let FaultAction::PrivilegedPort { service } = &fault.action {
                 let port = free_privileged_port().map_err(BackendError::from)?;
@@ -234,7 +238,14 @@ impl Topology {
                 continue;
             };
             let port = free_port_both_families().map_err(BackendError::from)?;
-            let squatter = squat(port, *family, &self.start_context()).await?;
+            let recipe = SquatterRecipe {
+                port,
+                family: *family,
+            };
+            let name = recipe.name();
+            let squatter = backend.start(&name, &recipe, &self.start_context()).await?;
+            self.wait_ready(scenario, &name, squatter.as_ref(), recipe.ready())
+                .await?;
             self.probe_context.vars.set(
                 "squatter_pid",
                 squatter.pid().map_or_else(String::new, |p| p.to_string()),
@@ -271,7 +282,8 @@ impl Topology {
             free_port_both_families().map_err(BackendError::from)?,
         );
         let context = self.start_context();
-        let service = backend.start(spec, &context).await?;
+        let kind = crate::services::kind(spec);
+        let service = backend.start(name, kind.recipe.as_ref(), &context).await?;
         self.probe_context
             .services
             .insert(name.to_string(), view_of(service.as_ref()));
@@ -325,7 +337,8 @@ impl Topology {
         on_event: &mut impl FnMut(RunEvent),
     ) -> Result<(), TopologyError> {
         let context = self.start_context();
-        let service = backend.start(spec, &context).await?;
+        let recipe = crate::services::kind(spec).recipe;
+        let service = backend.start(&spec.name, recipe.as_ref(), &context).await?;
         self.probe_context
             .services
             .insert(spec.name.clone(), view_of(service.as_ref()));
@@ -346,31 +359,9 @@ impl Topology {
         self.services.insert(spec.name.clone(), service);
         self.start_order.push(spec.name.clone());
         self.publish_vars(&spec.name);
-        match &spec.kind {
-            ServiceKind::Process {
-                ready: None,
-                ready_within,
-                ..
-            } => self.wait_port(&spec.name, *ready_within).await?,
-            ServiceKind::Process {
-                ready: Some(probe),
-                ready_within,
-                ..
-            } => {
-                self.wait_probe(scenario, &spec.name, probe, *ready_within)
-                    .await?
-            }
-            ServiceKind::OpenClaw(oc) if oc.wait_ready => {
-                self.wait_http_ok(&spec.name, "/readyz", oc.ready_within)
-                    .await?
-            }
-            ServiceKind::RabbitMq { .. } => self.wait_amqp(&spec.name).await?,
-            ServiceKind::Tansu { .. } => self.wait_kafka(&spec.name).await?,
-            ServiceKind::Bridge(bridge) => {
-                self.wait_http_ok(&spec.name, "/health", bridge.ready_within)
-                    .await?
-            }
-            _ => {}
+        if let Some(service) = self.services.get(&spec.name) {
+            self.wait_ready(scenario, &spec.name, service.as_ref(), recipe.ready())
+                .await?;
         }
         if let Some(service) = self.services.get(&spec.name) {
             on_event(RunEvent::ServiceReady {
@@ -384,11 +375,68 @@ impl Topology {
         Ok(())
     }
 
+    /// Waits until `service` is ready as its recipe says.
+    async fn wait_ready(
+        &self,
+        scenario: &Scenario,
+        name: &str,
+        service: &dyn Service,
+        ready: Ready,
+    ) -> Result<(), TopologyError> {
+        match ready {
+            Ready::Started => Ok(()),
+            Ready::Port { within } => self.wait_port(name, service, within).await,
+            Ready::Probe { probe, within } => {
+                self.wait_probe(scenario, name, service, &probe, within)
+                    .await
+            }
+            Ready::Http { path, within } => self.wait_http_ok(name, service, path, within).await,
+            Ready::Output { within } => {
+                let logs = service.logs();
+                self.wait_until(name, service, within, "it printed its first line", || {
+                    let seen = !logs.is_empty();
+                    async move {
+                        if seen {
+                            Ok(())
+                        } else {
+                            Err("no output yet".to_string())
+                        }
+                    }
+                })
+                .await
+            }
+            Ready::Amqp => {
+                let port = service.addr().port();
+                self.wait_until(
+                    name,
+                    service,
+                    RABBITMQ_READY_WITHIN,
+                    "an AMQP handshake",
+                    || crate::services::rabbitmq::handshake(port, Duration::from_secs(5)),
+                )
+                .await
+            }
+            Ready::Kafka => {
+                // Through its relay, logged in; this also creates the task and result topics.
+                let (access, admin) = self.kafka_access(name)?;
+                self.wait_until(
+                    name,
+                    service,
+                    KAFKA_READY_WITHIN,
+                    "a Kafka metadata answer",
+                    || crate::services::tansu::ready(access, admin.clone(), Duration::from_secs(5)),
+                )
+                .await
+            }
+        }
+    }
+
     /// Polls `check` until it holds; fails early, with the service's last output, if the
     /// service exits first.
     async fn wait_until<F, Fut>(
         &self,
         name: &str,
+        service: &dyn Service,
         within: Duration,
         what: &str,
         mut check: F,
@@ -397,9 +445,6 @@ impl Topology {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), String>>,
     {
-        let Some(service) = self.services.get(name) else {
-            return Ok(());
-        };
         let deadline = Instant::now() + within;
         loop {
             let last = match check().await {
@@ -428,12 +473,16 @@ impl Topology {
         }
     }
 
-    async fn wait_port(&self, name: &str, within: Duration) -> Result<(), TopologyError> {
-        let Some(addr) = self.services.get(name).map(|s| s.addr()) else {
-            return Ok(());
-        };
+    async fn wait_port(
+        &self,
+        name: &str,
+        service: &dyn Service,
+        within: Duration,
+    ) -> Result<(), TopologyError> {
+        let addr = service.addr();
         self.wait_until(
             name,
+            service,
             within,
             &format!("listening on {addr}"),
             || async move {
@@ -446,37 +495,14 @@ impl Topology {
         .await
     }
 
-    /// Waits until the broker completes an AMQP handshake, login included.
-    pub async fn wait_amqp(&self, name: &str) -> Result<(), TopologyError> {
-        let Some(port) = self.services.get(name).map(|s| s.addr().port()) else {
-            return Ok(());
-        };
-        self.wait_until(name, RABBITMQ_READY_WITHIN, "an AMQP handshake", || {
-            crate::rabbitmq::handshake(port, Duration::from_secs(5))
-        })
-        .await
-    }
-
-    /// Waits until the broker answers a metadata request (through its relay, logged in), and
-    /// creates the task and result topics.
-    pub async fn wait_kafka(&self, name: &str) -> Result<(), TopologyError> {
-        let (access, admin) = self.kafka_access(name)?;
-        self.wait_until(name, KAFKA_READY_WITHIN, "a Kafka metadata answer", || {
-            crate::tansu::ready(access, admin.clone(), Duration::from_secs(5))
-        })
-        .await
-    }
-
     async fn wait_http_ok(
         &self,
         name: &str,
+        service: &dyn Service,
         path: &str,
         within: Duration,
     ) -> Result<(), TopologyError> {
-        let Some(addr) = self.services.get(name).map(|s| s.addr()) else {
-            return Ok(());
-        };
-        let url = format!("http://{addr}{path}");
+        let url = format!("http://{}{path}", service.addr());
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))
@@ -485,6 +511,7 @@ impl Topology {
         let (url, client) = (&url, &client);
         self.wait_until(
             name,
+            service,
             within,
             &format!("answering 200 on {url}"),
             || async move {
@@ -502,6 +529,7 @@ impl Topology {
         &self,
         scenario: &Scenario,
         name: &str,
+        service: &dyn Service,
         probe: &str,
         within: Duration,
     ) -> Result<(), TopologyError> {
@@ -515,6 +543,7 @@ impl Topology {
         let (context, client) = (&self.probe_context, &client);
         self.wait_until(
             name,
+            service,
             within,
             &format!("probe `{probe}` held"),
             || async move {
@@ -605,16 +634,6 @@ impl Topology {
             }
         }
     }
-}
-
-/// A free port below 1024 (80 if it is free).
-fn free_privileged_port() -> std::io::Result<u16> {
-    for port in std::iter::once(80).chain(1000..1024).chain(900..1000) {
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(std::io::Error::other("no free port below 1024"))
 }
 
 fn view_of(service: &dyn Service) -> ServiceView {

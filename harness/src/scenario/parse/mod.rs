@@ -95,7 +95,7 @@ fn read_scenario(
         }
     }
 
-    // A Tansu broker advertises one address: the one link to it (see `crate::tansu`).
+    // A Tansu broker advertises one address: the one link to it (see `crate::services::tansu`).
     for (name, value) in top.entries("links") {
         let to = links.get(&name.value).map(|l| l.to.as_str());
         let first = links.values().find(|l| Some(l.to.as_str()) == to);

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::backend::process::Launch;
-use crate::backend::{BackendError, StartContext};
-use crate::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
-use crate::scenario::{BridgeSpec, BrokerKind, ServiceSpec, Target};
+use crate::backend::ports::binary_from_env;
+use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::scenario::{BridgeSpec, BrokerKind, Target};
+use crate::services::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
 
 /// Where Debian's libfaketime lives (the multithreaded variant: the bridge runs tokio).
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
@@ -18,20 +18,30 @@ pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.
 /// `FAKETIME_TIMESTAMP_FILE`, re-read every second), e.g. `+0` or `+10m`.
 pub const CLOCK_FILE: &str = "faketime.offset";
 
-/// A bridge ready to be spawned.
-pub(crate) struct Bridge {
-    /// The process to start.
-    pub launch: Launch,
-    /// Its health port.
-    pub port: u16,
-    /// Its `openclaw.config.yaml` (a `bridge_config` fault changes it).
-    pub config_file: PathBuf,
+/// A bridge; with `clock_skew`, libfaketime is preloaded with a clock file the `clock_skew`
+/// fault writes.
+pub struct BridgeRecipe<'a> {
+    /// What the scenario says of it.
+    pub spec: &'a BridgeSpec,
+}
+
+impl Recipe for BridgeRecipe<'_> {
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        prepare(name, self.spec, context)
+    }
+
+    fn ready(&self) -> Ready {
+        Ready::Http {
+            path: "/health",
+            within: self.spec.ready_within,
+        }
+    }
 }
 
 /// The `claw-bridge` binary: `CLAWCHAOS_BRIDGE_BIN`, else next to the running executable (the
 /// `clawchaos` CLI in `target/*/`, or a test in `target/*/deps/`).
 pub fn locate_binary() -> Result<PathBuf, String> {
-    if let Some(chosen) = crate::backend::process::binary_from_env("CLAWCHAOS_BRIDGE_BIN") {
+    if let Some(chosen) = binary_from_env("CLAWCHAOS_BRIDGE_BIN") {
         return chosen;
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -49,22 +59,17 @@ pub fn locate_binary() -> Result<PathBuf, String> {
     })
 }
 
-/// Writes the bridge's config and says how to start it. `skewable` preloads libfaketime with
-/// a clock file the `clock_skew` fault writes.
-pub(crate) fn prepare(
-    spec: &ServiceSpec,
+/// Writes the bridge's config (its `openclaw.config.yaml`, which a `bridge_config` fault
+/// changes) and says how to start it.
+fn prepare(
+    service: &str,
     bridge: &BridgeSpec,
-    skewable: bool,
     context: &StartContext,
-) -> Result<Bridge, BackendError> {
-    let service = spec.name.as_str();
+) -> Result<Plan, BackendError> {
     let binary = locate_binary().map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     std::fs::create_dir_all(&dir)?;
-    let port = match context.fixed_ports.get(service) {
-        Some(&p) => p,
-        None => crate::backend::process::free_port()?,
-    };
+    let port = context.port_for(service)?;
     let addr = |target: &Target, what: &str| {
         match target {
             Target::Service(s) => context.services.get(s),
@@ -98,11 +103,11 @@ pub(crate) fn prepare(
             let mut kafka = json!({
                 "broker": "kafka",
                 "url": broker.to_string(),
-                "tasks": crate::tansu::TASKS,
-                "results": crate::tansu::RESULTS,
+                "tasks": crate::services::tansu::TASKS,
+                "results": crate::services::tansu::RESULTS,
             });
             if *scram {
-                let users = crate::tansu::credentials(&context.run_dir, tansu)?;
+                let users = crate::services::tansu::credentials(&context.run_dir, tansu)?;
                 let Some((_, user)) = users else {
                     return Err(BackendError::setup(
                         service,
@@ -110,7 +115,7 @@ pub(crate) fn prepare(
                     ));
                 };
                 kafka["sasl"] = json!({
-                    "mechanism": crate::tansu::MECHANISM,
+                    "mechanism": crate::services::tansu::MECHANISM,
                     "username": user.username,
                     "password": user.password,
                 });
@@ -147,7 +152,7 @@ pub(crate) fn prepare(
     std::fs::write(&config_file, text)?;
 
     let mut env = vec![("RUST_LOG".to_string(), "info".to_string())];
-    if skewable {
+    if bridge.clock_skew {
         if !Path::new(LIBFAKETIME).is_file() {
             return Err(BackendError::setup(
                 service,
@@ -169,20 +174,20 @@ pub(crate) fn prepare(
             .map(|(k, v)| (k.to_string(), v)),
         );
     }
-    Ok(Bridge {
-        config_file: config_file.clone(),
-        launch: Launch {
-            service: service.to_string(),
-            command: vec![
-                binary.display().to_string(),
-                "--config".to_string(),
-                config_file.display().to_string(),
-            ],
-            env,
-            run_id: context.run_id.clone(),
-            dir,
-            user: None,
-        },
-        port,
+    let launch = Launch {
+        service: service.to_string(),
+        command: vec![
+            binary.display().to_string(),
+            "--config".to_string(),
+            config_file.display().to_string(),
+        ],
+        env,
+        run_id: context.run_id.clone(),
+        dir,
+        user: None,
+    };
+    Ok(Plan {
+        config_file: Some(config_file),
+        ..Plan::new(Run::Process { launch, port })
     })
 }

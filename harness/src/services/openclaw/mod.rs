@@ -10,30 +10,41 @@ use std::path::Path;
 
 pub use install::{NotInstalled, OpenClawInstall};
 
-use crate::backend::process::{Launch, free_port};
-use crate::backend::{BackendError, CliCommand, StartContext};
+use crate::backend::ports::free_port;
+use crate::backend::{BackendError, CliCommand, Launch, Plan, Ready, Recipe, Run, StartContext};
 use crate::scenario::{OpenClawSpec, PortSource, Target};
 
-/// An instance ready to be spawned.
-pub(crate) struct Gateway {
-    /// The process to start.
-    pub launch: Launch,
-    /// The port it will listen on.
-    pub port: u16,
-    /// The `openclaw` CLI pointed at this instance.
-    pub cli: CliCommand,
-    /// The config file it watches (hot reload).
-    pub config_path: std::path::PathBuf,
-    /// The version it reports.
-    pub version: String,
+/// An OpenClaw gateway; ready when `/readyz` answers (unless the scenario watches its start
+/// itself: `wait_ready = false`).
+pub struct GatewayRecipe<'a> {
+    /// What the scenario says of it.
+    pub spec: &'a OpenClawSpec,
 }
 
-/// Writes the instance's folders and config, and says how to start it.
-pub(crate) fn prepare(
+impl Recipe for GatewayRecipe<'_> {
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        prepare(name, self.spec, context)
+    }
+
+    fn ready(&self) -> Ready {
+        if self.spec.wait_ready {
+            Ready::Http {
+                path: "/readyz",
+                within: self.spec.ready_within,
+            }
+        } else {
+            Ready::Started
+        }
+    }
+}
+
+/// Writes the instance's folders and config, and says how to start it, with the `openclaw`
+/// CLI pointed at this instance as its tool and the config file it watches (hot reload).
+fn prepare(
     service: &str,
     spec: &OpenClawSpec,
     context: &StartContext,
-) -> Result<Gateway, BackendError> {
+) -> Result<Plan, BackendError> {
     let install = OpenClawInstall::locate().map_err(|e| BackendError::setup(service, e))?;
     let version = install
         .checked_version()
@@ -125,19 +136,19 @@ pub(crate) fn prepare(
     if spec.port_from == PortSource::Flag {
         command.extend(["--port".to_string(), port.to_string()]);
     }
-    Ok(Gateway {
-        launch: Launch {
-            service: service.to_string(),
-            command,
-            env,
-            run_id: context.run_id.clone(),
-            dir,
-            user,
-        },
-        port,
-        cli,
-        config_path,
-        version,
+    let launch = Launch {
+        service: service.to_string(),
+        command,
+        env,
+        run_id: context.run_id.clone(),
+        dir,
+        user,
+    };
+    Ok(Plan {
+        cli: Some(cli),
+        config_file: Some(config_path),
+        version: Some(format!("OpenClaw {version}")),
+        ..Plan::new(Run::Process { launch, port })
     })
 }
 

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::process::{Launch, free_port};
-use crate::backend::{BackendError, CliCommand, StartContext};
+use crate::backend::ports::free_port;
+use crate::backend::{BackendError, CliCommand, Launch, Plan, Ready, Recipe, Run, StartContext};
 
 /// Where Debian installs the server's scripts.
 const SBIN: &str = "/usr/lib/rabbitmq/bin";
@@ -19,14 +19,21 @@ pub const ADMIN_PASSWORD: &str = "guest";
 /// `resource_server_id` of the OAuth 2 plugin: the audience tokens must carry.
 pub const RESOURCE_SERVER: &str = "rabbitmq";
 
-/// A node ready to be spawned.
-pub(crate) struct Node {
-    /// The process to start: epmd and the server in one process group.
-    pub launch: Launch,
-    /// The AMQP port.
-    pub port: u16,
-    /// `rabbitmqctl` pointed at this node.
-    pub ctl: CliCommand,
+/// A RabbitMQ node; `tokens` is the token service whose key (in its folder of the run)
+/// verifies JWTs.
+pub struct NodeRecipe<'a> {
+    /// The token service, if JWTs are a credential.
+    pub tokens: Option<&'a str>,
+}
+
+impl Recipe for NodeRecipe<'_> {
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        prepare(name, self.tokens, context)
+    }
+
+    fn ready(&self) -> Ready {
+        Ready::Amqp
+    }
 }
 
 /// Debian's `rabbitmq-server`, which every node of a run is started from.
@@ -42,23 +49,20 @@ pub fn locate_server() -> Result<PathBuf, String> {
     }
 }
 
-/// Writes the node's folders and config and says how to start it. `tokens` is the token
-/// service whose key (in its folder of the run) verifies JWTs.
-pub(crate) fn prepare(
+/// Writes the node's folders and config and says how to start it: epmd and the server in one
+/// process group, with `rabbitmqctl` pointed at the node as its tool.
+fn prepare(
     service: &str,
     tokens: Option<&str>,
     context: &StartContext,
-) -> Result<Node, BackendError> {
+) -> Result<Plan, BackendError> {
     let server = locate_server().map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     let (home, mnesia, logs) = (dir.join("home"), dir.join("mnesia"), dir.join("log"));
     for d in [&dir, &home, &mnesia, &logs] {
         std::fs::create_dir_all(d)?;
     }
-    let port = match context.fixed_ports.get(service) {
-        Some(&p) => p,
-        None => free_port()?,
-    };
+    let port = context.port_for(service)?;
     let (dist_port, epmd_port) = (free_port()?, free_port()?);
 
     let mut conf = format!(
@@ -117,20 +121,21 @@ pub(crate) fn prepare(
         "epmd -port {epmd_port} -address 127.0.0.1 &\nexec {}",
         server.display()
     );
-    Ok(Node {
-        launch: Launch {
-            service: service.to_string(),
-            command: vec!["sh".to_string(), "-c".to_string(), script],
-            env: env.clone(),
-            run_id: context.run_id.clone(),
-            dir,
-            user: None,
-        },
-        port,
-        ctl: CliCommand {
+    let launch = Launch {
+        service: service.to_string(),
+        command: vec!["sh".to_string(), "-c".to_string(), script],
+        env: env.clone(),
+        run_id: context.run_id.clone(),
+        dir,
+        user: None,
+    };
+    Ok(Plan {
+        cli: Some(CliCommand {
             command: vec![format!("{SBIN}/rabbitmqctl")],
             env,
-        },
+        }),
+        version: Some("RabbitMQ".to_string()),
+        ..Plan::new(Run::Process { launch, port })
     })
 }
 

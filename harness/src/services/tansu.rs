@@ -23,8 +23,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::process::{Launch, free_port};
-use crate::backend::{BackendError, StartContext};
+use crate::backend::ports::{binary_from_env, free_port};
+use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
 
 /// The pinned Tansu version `scripts/provision-tansu` builds.
 pub const PINNED_TANSU: &str = "0.6.0";
@@ -58,22 +58,34 @@ struct Users {
     bridge: Credentials,
 }
 
-/// A broker ready to be spawned.
-pub(crate) struct Broker {
-    /// The process group to start: the relay (if any), then the broker.
-    pub launch: Launch,
-    /// The broker's own port (what links forward to).
-    pub port: u16,
-    /// Where the harness's own clients connect (the relay, or the broker itself).
-    pub access: SocketAddr,
+/// A Tansu broker; with `scram`, it requires SASL/SCRAM and the bridge and the harness get
+/// users of their own.
+pub struct BrokerRecipe {
+    /// Whether SCRAM is required.
+    pub scram: bool,
+}
+
+impl Recipe for BrokerRecipe {
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        prepare(
+            name,
+            self.scram,
+            context.advertised.get(name).copied(),
+            context,
+        )
+    }
+
+    fn ready(&self) -> Ready {
+        Ready::Kafka
+    }
 }
 
 /// The `tansu` binary: `CLAWCHAOS_TANSU_BIN`, else where `scripts/provision-tansu` builds it.
 pub fn locate_binary() -> Result<PathBuf, String> {
-    if let Some(chosen) = crate::backend::process::binary_from_env("CLAWCHAOS_TANSU_BIN") {
+    if let Some(chosen) = binary_from_env("CLAWCHAOS_TANSU_BIN") {
         return chosen;
     }
-    let path = crate::openclaw::install::default_cache()
+    let path = crate::services::openclaw::install::default_cache()
         .join(format!("tansu-{PINNED_TANSU}"))
         .join("bin")
         .join("tansu");
@@ -87,21 +99,19 @@ pub fn locate_binary() -> Result<PathBuf, String> {
     }
 }
 
-/// Writes the broker's folder (and, with `scram`, its users) and says how to start it.
-/// `advertised` is the address of the link that leads to it, if one does.
-pub(crate) fn prepare(
+/// Writes the broker's folder (and, with `scram`, its users) and says how to start it: the
+/// relay (if any), then the broker, in one process group; the harness's own clients connect to
+/// the plan's `control` address. `advertised` is the address of the link that leads to it.
+fn prepare(
     service: &str,
     scram: bool,
     advertised: Option<SocketAddr>,
     context: &StartContext,
-) -> Result<Broker, BackendError> {
+) -> Result<Plan, BackendError> {
     let binary = locate_binary().map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     std::fs::create_dir_all(&dir)?;
-    let port = match context.fixed_ports.get(service) {
-        Some(&p) => p,
-        None => free_port()?,
-    };
+    let port = context.port_for(service)?;
     let own = SocketAddr::from(([127, 0, 0, 1], port));
     let url = |addr: SocketAddr| format!("tcp://{addr}");
     let tansu = shell_quote(&binary.display().to_string());
@@ -167,20 +177,21 @@ pub(crate) fn prepare(
         "exec {}\n",
         broker(advertised.unwrap_or(own), scram)
     ));
-    Ok(Broker {
-        launch: Launch {
-            service: service.to_string(),
-            command: vec!["sh".to_string(), "-c".to_string(), script],
-            env: vec![(
-                "RUST_LOG".to_string(),
-                "warn,tansu_broker::coordinator::group=info".to_string(),
-            )],
-            run_id: context.run_id.clone(),
-            dir,
-            user: None,
-        },
-        port,
-        access,
+    let launch = Launch {
+        service: service.to_string(),
+        command: vec!["sh".to_string(), "-c".to_string(), script],
+        env: vec![(
+            "RUST_LOG".to_string(),
+            "warn,tansu_broker::coordinator::group=info".to_string(),
+        )],
+        run_id: context.run_id.clone(),
+        dir,
+        user: None,
+    };
+    Ok(Plan {
+        version: Some(format!("Tansu {PINNED_TANSU}")),
+        control: Some(access),
+        ..Plan::new(Run::Process { launch, port })
     })
 }
 

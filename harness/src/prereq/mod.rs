@@ -4,91 +4,38 @@
 //! `clawchaos needs` tells `scripts/chaos` what to set up, so a run installs only what its
 //! scenarios use.
 
+pub mod need;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::scenario::{FaultAction, Scenario, ServiceKind};
+pub use need::Prerequisite;
 
-/// Something a scenario needs on this machine.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Prerequisite {
-    /// A program on `PATH`: a `process` service's command, the port squatter's `python3`,
-    /// `lsof` with which OpenClaw names the holder of a taken port.
-    Program(String),
-    /// The OpenClaw gateway (the pinned install, or the user's own).
-    OpenClaw,
-    /// The Tansu broker binary.
-    Tansu,
-    /// Debian's `rabbitmq-server`.
-    RabbitMq,
-    /// The `claw-bridge` binary.
-    Bridge,
-    /// libfaketime, which shifts the bridge's clock.
-    Faketime,
-}
+use crate::scenario::{FaultAction, Scenario};
 
 impl Prerequisite {
-    /// The item of `scripts/setup` that provides it (`scripts/setup ITEM`), when there is one.
-    pub fn setup_item(&self) -> Option<&str> {
-        match self {
-            Prerequisite::Program(p) => SETUP_PROGRAMS.contains(&p.as_str()).then_some(p),
-            Prerequisite::OpenClaw => Some("openclaw"),
-            Prerequisite::Tansu => Some("tansu"),
-            Prerequisite::RabbitMq => Some("rabbitmq"),
-            Prerequisite::Bridge => Some("bridge"),
-            Prerequisite::Faketime => Some("faketime"),
-        }
-    }
-
-    /// How a user installs it.
-    pub fn install_hint(&self) -> String {
-        let env = match self {
-            Prerequisite::OpenClaw => " (or set CLAWCHAOS_OPENCLAW_CMD to your own openclaw)",
-            Prerequisite::Tansu => " (or set CLAWCHAOS_TANSU_BIN)",
-            Prerequisite::Bridge => " (or set CLAWCHAOS_BRIDGE_BIN)",
-            _ => "",
-        };
-        match self.setup_item() {
-            Some(item) => format!("scripts/setup {item}{env}"),
-            None => format!("install `{self}` so that it is on PATH"),
-        }
-    }
-
     /// Whether it is here; if not, what was looked for.
     pub fn check(&self) -> Result<(), String> {
         match self {
             Prerequisite::Program(p) => on_path(p)
                 .map(|_| ())
                 .ok_or_else(|| format!("`{p}` is not on PATH")),
-            Prerequisite::OpenClaw => crate::openclaw::OpenClawInstall::locate()
+            Prerequisite::OpenClaw => crate::services::openclaw::OpenClawInstall::locate()
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Prerequisite::Tansu => crate::tansu::locate_binary().map(|_| ()),
-            Prerequisite::RabbitMq => crate::rabbitmq::locate_server().map(|_| ()),
-            Prerequisite::Bridge => crate::bridge::locate_binary().map(|_| ()),
+            Prerequisite::Tansu => crate::services::tansu::locate_binary().map(|_| ()),
+            Prerequisite::RabbitMq => crate::services::rabbitmq::locate_server().map(|_| ()),
+            Prerequisite::Bridge => crate::services::bridge::locate_binary().map(|_| ()),
             Prerequisite::Faketime => {
-                if Path::new(crate::bridge::LIBFAKETIME).is_file() {
+                if Path::new(crate::services::bridge::LIBFAKETIME).is_file() {
                     Ok(())
                 } else {
-                    Err(format!("{} is missing", crate::bridge::LIBFAKETIME))
+                    Err(format!(
+                        "{} is missing",
+                        crate::services::bridge::LIBFAKETIME
+                    ))
                 }
             }
-        }
-    }
-}
-
-/// The programs `scripts/setup` installs by name (from Debian's packages).
-const SETUP_PROGRAMS: &[&str] = &["python3", "lsof"];
-
-impl std::fmt::Display for Prerequisite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Prerequisite::Program(p) => write!(f, "{p}"),
-            Prerequisite::OpenClaw => write!(f, "openclaw"),
-            Prerequisite::Tansu => write!(f, "tansu"),
-            Prerequisite::RabbitMq => write!(f, "rabbitmq"),
-            Prerequisite::Bridge => write!(f, "claw-bridge"),
-            Prerequisite::Faketime => write!(f, "libfaketime"),
         }
     }
 }
@@ -97,26 +44,7 @@ impl std::fmt::Display for Prerequisite {
 pub fn of_scenario(scenario: &Scenario) -> Vec<Prerequisite> {
     let mut needs = Vec::new();
     for service in scenario.services.values() {
-        match &service.kind {
-            ServiceKind::OpenClaw(_) => {
-                needs.push(Prerequisite::OpenClaw);
-                needs.push(Prerequisite::Program("lsof".into()));
-            }
-            ServiceKind::Tansu { .. } => needs.push(Prerequisite::Tansu),
-            ServiceKind::RabbitMq { .. } => needs.push(Prerequisite::RabbitMq),
-            ServiceKind::Bridge(bridge) => {
-                needs.push(Prerequisite::Bridge);
-                if bridge.clock_skew {
-                    needs.push(Prerequisite::Faketime);
-                }
-            }
-            ServiceKind::Process { command, .. } => {
-                if let Some(program) = command.first() {
-                    needs.push(Prerequisite::Program(program.clone()));
-                }
-            }
-            ServiceKind::MockLlm { .. } | ServiceKind::TokenService { .. } => {}
-        }
+        needs.extend(crate::services::kind(service).needs);
     }
     for fault in &scenario.faults {
         if let FaultAction::SquatPort { .. } = fault.action {

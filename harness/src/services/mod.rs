@@ -1,0 +1,87 @@
+//! Service kinds as recipes: for each kind, in one module, how it is planned (program,
+//! arguments, environment, the files it writes, its port, its CLI tool), when it counts as
+//! ready, and what it needs on this machine. [`kind`] is the one place that matches on the
+//! service kind; backends receive a [`Recipe`] and know no kind.
+
+pub mod bridge;
+pub mod mock_llm;
+pub mod openclaw;
+pub mod process;
+pub mod rabbitmq;
+pub mod squatter;
+pub mod tansu;
+pub mod token_service;
+
+use crate::backend::Recipe;
+use crate::prereq::need::Prerequisite;
+use crate::scenario::{ServiceKind, ServiceSpec};
+
+/// What the harness knows of one service's kind.
+pub struct Kind<'a> {
+    /// How it runs and when it is ready.
+    pub recipe: Box<dyn Recipe + 'a>,
+    /// What it needs on this machine.
+    pub needs: Vec<Prerequisite>,
+}
+
+/// The kind of `spec`: its recipe and what it needs.
+pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
+    match &spec.kind {
+        ServiceKind::MockLlm { models, reply } => Kind {
+            recipe: Box::new(mock_llm::MockLlmRecipe { models, reply }),
+            needs: Vec::new(),
+        },
+        ServiceKind::TokenService {
+            algorithm,
+            ttl,
+            clock_offset_secs,
+        } => Kind {
+            recipe: Box::new(token_service::TokenServiceRecipe {
+                algorithm,
+                ttl: *ttl,
+                clock_offset_secs: *clock_offset_secs,
+            }),
+            needs: Vec::new(),
+        },
+        ServiceKind::OpenClaw(spec) => Kind {
+            recipe: Box::new(openclaw::GatewayRecipe { spec }),
+            needs: vec![Prerequisite::OpenClaw, Prerequisite::Program("lsof".into())],
+        },
+        ServiceKind::RabbitMq { tokens } => Kind {
+            recipe: Box::new(rabbitmq::NodeRecipe {
+                tokens: tokens.as_deref(),
+            }),
+            needs: vec![Prerequisite::RabbitMq],
+        },
+        ServiceKind::Tansu { scram } => Kind {
+            recipe: Box::new(tansu::BrokerRecipe { scram: *scram }),
+            needs: vec![Prerequisite::Tansu],
+        },
+        ServiceKind::Bridge(bridge) => Kind {
+            recipe: Box::new(bridge::BridgeRecipe { spec: bridge }),
+            needs: if bridge.clock_skew {
+                vec![Prerequisite::Bridge, Prerequisite::Faketime]
+            } else {
+                vec![Prerequisite::Bridge]
+            },
+        },
+        ServiceKind::Process {
+            command,
+            env,
+            ready,
+            ready_within,
+        } => Kind {
+            recipe: Box::new(process::ProcessRecipe {
+                command,
+                env,
+                ready: ready.as_deref(),
+                ready_within: *ready_within,
+            }),
+            needs: command
+                .first()
+                .map(|program| Prerequisite::Program(program.clone()))
+                .into_iter()
+                .collect(),
+        },
+    }
+}

@@ -1,0 +1,55 @@
+//! Any local program as a service. `{port}`, `{run_dir}` and `{service_dir}` in its command
+//! and environment are replaced by the port the harness allocated and the run's folders.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
+
+/// A `process` service.
+pub struct ProcessRecipe<'a> {
+    /// Program and arguments.
+    pub command: &'a [String],
+    /// Extra environment.
+    pub env: &'a [(String, String)],
+    /// A probe that must hold before it counts as started (default: its port accepts TCP).
+    pub ready: Option<&'a str>,
+    /// How long readiness may take.
+    pub ready_within: Duration,
+}
+
+impl Recipe for ProcessRecipe<'_> {
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        let dir = context.run_dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let port = context.port_for(name)?;
+        let fill = |text: &str| substitute(text, port, &context.run_dir, &dir);
+        let launch = Launch {
+            service: name.to_string(),
+            command: self.command.iter().map(|s| fill(s)).collect(),
+            env: self.env.iter().map(|(k, v)| (k.clone(), fill(v))).collect(),
+            run_id: context.run_id.clone(),
+            dir: dir.clone(),
+            user: None,
+        };
+        Ok(Plan::new(Run::Process { launch, port }))
+    }
+
+    fn ready(&self) -> Ready {
+        match self.ready {
+            Some(probe) => Ready::Probe {
+                probe: probe.to_string(),
+                within: self.ready_within,
+            },
+            None => Ready::Port {
+                within: self.ready_within,
+            },
+        }
+    }
+}
+
+fn substitute(text: &str, port: u16, run_dir: &Path, service_dir: &Path) -> String {
+    text.replace("{port}", &port.to_string())
+        .replace("{run_dir}", &run_dir.display().to_string())
+        .replace("{service_dir}", &service_dir.display().to_string())
+}
