@@ -82,6 +82,9 @@ enum Command {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
     },
+    /// Lists the fault kinds scenario files can name: what each acts on and its keys
+    /// (docs/scenarios.md says what each does and how it is healed).
+    Faults,
     /// Serves the Toxiproxy-compatible proxy API until Ctrl-C.
     Proxy {
         /// Address to listen on.
@@ -233,6 +236,32 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     faults.join(", "),
                     s.description
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Faults => {
+            let rows: Vec<[String; 3]> = clawchaos::scenario::fault_kinds()
+                .map(|k| {
+                    let mut keys: Vec<String> = k
+                        .target_keys
+                        .iter()
+                        .map(|key| key.to_string())
+                        .chain(k.params.iter().map(|p| format!("{p}*")))
+                        .collect();
+                    if k.before_start {
+                        keys.push("(before the topology starts: no at/after)".into());
+                    }
+                    [k.name.to_string(), k.targets.to_string(), keys.join(" ")]
+                })
+                .collect();
+            let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+            let (w0, w1) = (width(0).max(4), width(1).max(7));
+            println!(
+                "{:w0$}  {:w1$}  keys (* its own; every fault also takes name, at, after, duration)",
+                "kind", "acts on"
+            );
+            for [kind, targets, keys] in &rows {
+                println!("{kind:w0$}  {targets:w1$}  {keys}");
             }
             Ok(ExitCode::SUCCESS)
         }

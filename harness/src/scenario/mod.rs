@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub use diag::{Diagnostic, ScenarioError};
 pub use files::{discover, load, parse_str};
+pub use parse::faults::{FaultKind, fault_kinds};
 pub use reader::Sp;
 
 /// One scenario: a topology, the probes that watch it, the faults and what must follow them.
@@ -824,40 +825,6 @@ pub enum BrokerFault {
     /// it back to 0.4.
     MemoryAlarm,
 }
-
-/// The kinds of fault a scenario can name.
-pub const FAULT_KINDS: &[&str] = &[
-    "latency",
-    "bandwidth",
-    "slicer",
-    "blackhole",
-    "timeout",
-    "reset_peer",
-    "limit_data",
-    "slow_close",
-    "link_down",
-    "llm_error",
-    "llm_delay",
-    "llm_stall",
-    "llm_slow_tokens",
-    "llm_drop",
-    "llm_malformed",
-    "llm_hang",
-    "kill",
-    "pause",
-    "squat_port",
-    "privileged_port",
-    "openclaw_config",
-    "bridge_config",
-    "tokens_down",
-    "tokens_error",
-    "tokens_ttl",
-    "issuer_clock",
-    "clock_skew",
-    "broker_close_connections",
-    "broker_connection_limit",
-    "broker_memory_alarm",
-];
 
 /// One fault on the timeline.
 #[derive(Debug, Clone, PartialEq)]

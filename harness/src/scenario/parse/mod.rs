@@ -10,7 +10,7 @@ use super::reader::{Source, Sp, Table};
 use super::*;
 
 mod expectations;
-mod faults;
+pub(super) mod faults;
 mod probes;
 mod services;
 

@@ -1,0 +1,55 @@
+//! Faults on a service's processes: signals to its process group.
+
+use super::*;
+
+/// The service kinds that run as processes, as the docs and the error say them.
+const PROCESS_KINDS: &str = "process, openclaw, rabbitmq, tansu, bridge";
+
+pub(super) const KINDS: &[FaultKind] = &[
+    FaultKind {
+        name: "kill",
+        targets: PROCESS_KINDS,
+        target_keys: &["service"],
+        params: &[],
+        before_start: false,
+        read: |t, refs| read_process(t, "kill", refs, ProcessFault::Kill),
+    },
+    FaultKind {
+        name: "pause",
+        targets: PROCESS_KINDS,
+        target_keys: &["service"],
+        params: &[],
+        before_start: false,
+        read: |t, refs| read_process(t, "pause", refs, ProcessFault::Pause),
+    },
+];
+
+fn read_process(
+    t: &Table<'_, '_, '_>,
+    kind: &str,
+    refs: &Refs<'_>,
+    fault: ProcessFault,
+) -> Option<FaultAction> {
+    let service = t.req_string("service", "the service the fault acts on")?;
+    if !require_service(t.source(), &service, refs.services) {
+        return None;
+    }
+    let runs_as_process = refs
+        .services
+        .get(&service.value)
+        .is_some_and(|s| PROCESS_KINDS.split(", ").any(|kind| kind == s.kind.name()));
+    if !runs_as_process {
+        t.source().problem(
+            service.span.clone(),
+            format!(
+                "`{kind}` needs a service that runs as a process ({PROCESS_KINDS}); \"{}\" is not one",
+                service.value
+            ),
+        );
+        return None;
+    }
+    Some(FaultAction::Process {
+        service: service.value,
+        fault,
+    })
+}

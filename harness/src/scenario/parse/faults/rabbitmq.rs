@@ -1,0 +1,43 @@
+//! Faults on a RabbitMQ node, through `rabbitmqctl`.
+
+use super::*;
+
+/// A RabbitMQ fault kind: its name, parameters and reader.
+macro_rules! rabbitmq {
+    ($name:literal, $params:expr, $read:expr) => {
+        FaultKind {
+            name: $name,
+            targets: "rabbitmq",
+            target_keys: &["service"],
+            params: $params,
+            before_start: false,
+            read: |t, refs| {
+                let service = fault_service(t, $name, "rabbitmq", refs);
+                let read: fn(&Table<'_, '_, '_>) -> Option<BrokerFault> = $read;
+                let fault = read(t);
+                Some(FaultAction::Broker {
+                    service: service?,
+                    fault: fault?,
+                })
+            },
+        }
+    };
+}
+
+pub(super) const KINDS: &[FaultKind] = &[
+    rabbitmq!("broker_close_connections", &[], |_| {
+        Some(BrokerFault::CloseConnections)
+    }),
+    rabbitmq!("broker_connection_limit", &["max_connections"], |t| {
+        let max = required_integer(
+            t,
+            "max_connections",
+            0..=1_000_000,
+            "connections the vhost allows",
+        );
+        Some(BrokerFault::ConnectionLimit(max? as u32))
+    }),
+    rabbitmq!("broker_memory_alarm", &[], |_| Some(
+        BrokerFault::MemoryAlarm
+    )),
+];

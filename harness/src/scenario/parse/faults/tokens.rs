@@ -1,0 +1,41 @@
+//! Faults on the token service, through its control API.
+
+use super::*;
+
+/// A token-service fault kind: its name, parameters and reader.
+macro_rules! tokens {
+    ($name:literal, $params:expr, $read:expr) => {
+        FaultKind {
+            name: $name,
+            targets: "token_service",
+            target_keys: &["service"],
+            params: $params,
+            before_start: false,
+            read: |t, refs| {
+                let service = fault_service(t, $name, "token_service", refs);
+                let read: fn(&Table<'_, '_, '_>) -> Option<TokenFault> = $read;
+                let fault = read(t);
+                Some(FaultAction::Tokens {
+                    service: service?,
+                    fault: fault?,
+                })
+            },
+        }
+    };
+}
+
+pub(super) const KINDS: &[FaultKind] = &[
+    tokens!("tokens_down", &[], |_| Some(TokenFault::Down)),
+    tokens!("tokens_error", &["status"], |t| {
+        let status = required_integer(t, "status", 400..=599, "an HTTP error status, 400 to 599");
+        Some(TokenFault::Error {
+            status: status? as u16,
+        })
+    }),
+    tokens!("tokens_ttl", &["ttl"], |t| {
+        Some(TokenFault::Ttl(t.req_duration("ttl")?.value))
+    }),
+    tokens!("issuer_clock", &["offset"], |t| {
+        super::clock::offset(t).map(TokenFault::Clock)
+    }),
+];
