@@ -3,7 +3,6 @@
 
 pub mod faults;
 mod interrupt;
-mod messaging;
 pub mod outcome;
 mod timeline;
 pub mod topology;
@@ -156,7 +155,7 @@ impl Runner {
             scenario,
             self.backend.as_ref(),
             options.control,
-            &topology,
+            &mut topology,
             started,
         );
         let timeline_started = Instant::now();
@@ -178,6 +177,7 @@ impl Runner {
         observer.event(run, &RunEvent::TearingDown);
         let teardown_started = Instant::now();
         drop(timeline.stop_polling());
+        timeline.release().await;
         topology.shutdown().await;
         outcome.phases.teardown = teardown_started.elapsed();
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::faults::{self, FaultError};
+use super::faults::{self, FaultCx, FaultError, Undo};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
 use super::topology::Topology;
 use super::verdict;
@@ -32,6 +32,8 @@ struct FaultState<'s> {
     spec: &'s FaultSpec,
     injected: Option<Instant>,
     healed: Option<Instant>,
+    /// What the injection returned for the heal, until the heal.
+    undo: Option<Undo>,
 }
 
 struct ExpectState<'s> {
@@ -63,7 +65,7 @@ impl<'s> Timeline<'s> {
         scenario: &'s Scenario,
         backend: &'s dyn Backend,
         control: bool,
-        topology: &Topology,
+        topology: &mut Topology,
         run_started: Instant,
     ) -> Self {
         let pollers = scenario
@@ -102,6 +104,12 @@ impl<'s> Timeline<'s> {
                             .unwrap_or(run_started)
                     }),
                     healed: None,
+                    undo: spec.action.before_start().then(|| {
+                        topology
+                            .squatters
+                            .remove(&spec.name)
+                            .map_or(Undo::Nothing, Undo::Squatter)
+                    }),
                 })
                 .collect(),
             expectations: scenario
@@ -138,6 +146,15 @@ impl<'s> Timeline<'s> {
     /// Stops every poller.
     pub(super) fn stop_polling(&mut self) -> BTreeMap<String, Poller> {
         std::mem::take(&mut self.pollers)
+    }
+
+    /// Stops what faults that were never healed still hold (a squatter), before teardown.
+    pub(super) async fn release(&mut self) {
+        for f in &mut self.faults {
+            if let Some(undo) = f.undo.take() {
+                undo.release().await;
+            }
+        }
     }
 
     /// Plays the whole timeline.
@@ -362,7 +379,12 @@ impl<'s> Timeline<'s> {
                     // already meet the fault.
                     mark_event(topology);
                     if !self.control {
-                        faults::inject(f.spec, topology).await?;
+                        let mut cx = FaultCx {
+                            topology,
+                            scenario: self.scenario,
+                            backend: self.backend,
+                        };
+                        self.faults[i].undo = Some(faults::inject(f.spec, &mut cx).await?);
                     }
                     let at = Instant::now();
                     self.faults[i].injected = Some(at);
@@ -395,7 +417,13 @@ impl<'s> Timeline<'s> {
         }
         mark_event(topology);
         if !self.control {
-            faults::heal(self.faults[i].spec, topology, self.scenario, self.backend).await?;
+            let undo = self.faults[i].undo.take().unwrap_or(Undo::Nothing);
+            let mut cx = FaultCx {
+                topology,
+                scenario: self.scenario,
+                backend: self.backend,
+            };
+            faults::heal(self.faults[i].spec, undo, &mut cx).await?;
         }
         self.faults[i].healed = Some(Instant::now());
         // A control run never injected it: there is nothing healed to report.

@@ -64,14 +64,13 @@ pub struct Topology {
     proxy_prefix: Option<String>,
     /// Service names in the order they started (teardown goes in reverse).
     start_order: Vec<String>,
-    /// Port squatters by fault name, until their fault is healed.
+    /// Port squatters by fault name, from the start until the timeline takes them (each is
+    /// what its fault's heal stops).
     pub squatters: BTreeMap<String, Box<dyn Service>>,
     /// The ledger's publisher and collector, once the topology is up.
     pub ledger_client: Option<crate::ledger::LedgerClient>,
     /// Token service control clients by service name.
     pub token_services: BTreeMap<String, TokenServiceClient>,
-    /// Config files as they were before a config fault changed them, by fault name.
-    pub saved_configs: BTreeMap<String, (std::path::PathBuf, Vec<u8>)>,
     /// When each before-start fault was put in place.
     pub injected_before_start: BTreeMap<String, Instant>,
     fixed_ports: BTreeMap<String, u16>,
@@ -107,7 +106,6 @@ impl Topology {
             proxy_prefix: None,
             start_order: Vec::new(),
             squatters: BTreeMap::new(),
-            saved_configs: BTreeMap::new(),
             token_services: BTreeMap::new(),
             ledger_client: None,
             injected_before_start: BTreeMap::new(),

@@ -1,83 +1,23 @@
-//! Injecting and healing the messaging link's faults: the token service (through its control
-//! API), a bridge's wall clock (libfaketime's offset file), a RabbitMQ node (`rabbitmqctl`).
+//! RabbitMQ faults, through `rabbitmqctl` against the run's node: a forced close of every
+//! connection, a connection limit, a memory alarm; the heal lifts the limit or the alarm.
 
 use std::time::Duration;
 
-use super::topology::Topology;
+use super::{Topology, Undo};
 use crate::backend::CliCommand;
-use crate::clients::token_service::{TokenMode, TokenServiceClient};
-use crate::scenario::{BrokerFault, TokenFault};
+use crate::scenario::BrokerFault;
 
 /// Time allowed for one `rabbitmqctl` call (an Erlang VM starts for each).
 const CTL_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn token_service<'a>(
-    topology: &'a Topology,
-    service: &str,
-) -> Result<&'a TokenServiceClient, String> {
-    topology
-        .token_services
-        .get(service)
-        .ok_or_else(|| format!("no token service named {service} is running"))
-}
-
-/// Puts a token-service fault in place.
-pub(super) async fn inject_tokens(
-    topology: &Topology,
-    service: &str,
-    fault: TokenFault,
-) -> Result<(), String> {
-    let client = token_service(topology, service)?;
-    let result = match fault {
-        TokenFault::Down => client.set_mode(TokenMode::Down).await,
-        TokenFault::Error { status } => client.set_mode(TokenMode::Error(status)).await,
-        TokenFault::Ttl(ttl) => client.set_ttl(Some(ttl)).await,
-        TokenFault::Clock(offset) => client.set_clock_offset(offset).await,
-    };
-    result.map_err(|e| e.to_string())
-}
-
-/// Back to tokens, the configured lifetime and clock.
-pub(super) async fn heal_tokens(topology: &Topology, service: &str) -> Result<(), String> {
-    token_service(topology, service)?
-        .reset()
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// Sets a bridge's wall-clock offset (libfaketime re-reads the file every second).
-pub(super) fn set_clock(
-    topology: &Topology,
-    service: &str,
-    offset_secs: i64,
-) -> Result<(), String> {
-    let file = topology
-        .run_dir
-        .path()
-        .join(service)
-        .join(crate::services::bridge::CLOCK_FILE);
-    if !file.is_file() {
-        return Err(format!(
-            "{service} does not run under libfaketime ({} is missing)",
-            file.display()
-        ));
-    }
-    let text = if offset_secs < 0 {
-        format!("-{}\n", -offset_secs)
-    } else {
-        format!("+{offset_secs}\n")
-    };
-    std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))
-}
-
 /// Puts a broker fault in place.
-pub(super) async fn inject_broker(
+pub(super) async fn inject(
     topology: &Topology,
     service: &str,
     fault: BrokerFault,
-) -> Result<(), String> {
+) -> Result<Undo, String> {
     let ctl = ctl_of(topology, service)?;
-    match fault {
+    let result = match fault {
         BrokerFault::CloseConnections => {
             run_ctl(&ctl, &["close_all_connections", "clawchaos: forced close"]).await
         }
@@ -88,11 +28,12 @@ pub(super) async fn inject_broker(
         BrokerFault::MemoryAlarm => {
             run_ctl(&ctl, &["set_vm_memory_high_watermark", "0.000001"]).await
         }
-    }
+    };
+    result.map(|()| Undo::Nothing)
 }
 
 /// Lifts a broker fault (a forced close needs nothing).
-pub(super) async fn heal_broker(
+pub(super) async fn heal(
     topology: &Topology,
     service: &str,
     fault: BrokerFault,

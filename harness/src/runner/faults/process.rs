@@ -1,0 +1,44 @@
+//! Process faults: SIGKILL (healed by starting the service again) or SIGSTOP (healed by
+//! SIGCONT), to the service's whole process group.
+
+use super::{Topology, Undo};
+use crate::backend::Signal;
+use crate::scenario::ProcessFault;
+
+pub(super) fn inject(
+    service: &str,
+    fault: ProcessFault,
+    topology: &Topology,
+) -> Result<Undo, String> {
+    let signal = match fault {
+        ProcessFault::Kill => Signal::Kill,
+        ProcessFault::Pause => Signal::Stop,
+    };
+    topology
+        .services
+        .get(service)
+        .ok_or_else(|| format!("no service {service}"))?
+        .signal(signal)
+        .map(|()| Undo::Nothing)
+        .map_err(|e| e.to_string())
+}
+
+pub(super) async fn heal(
+    service: &str,
+    fault: ProcessFault,
+    topology: &mut Topology,
+) -> Result<(), String> {
+    match fault {
+        ProcessFault::Kill => super::restart(topology, service).await,
+        ProcessFault::Pause => {
+            topology
+                .services
+                .get(service)
+                .ok_or_else(|| format!("no service {service}"))?
+                .signal(Signal::Cont)
+                .map_err(|e| e.to_string())?;
+            topology.publish_vars(service);
+            Ok(())
+        }
+    }
+}
