@@ -239,3 +239,94 @@ fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A service whose child leaves its process group (a session of its own, as OpenClaw's
+/// detached workers do): out of `killpg`'s reach.
+const DETACHED: &str = r#"
+name = "detached"
+
+[services.web]
+kind = "process"
+command = ["sh", "-c", "setsid python3 -m http.server {port} --bind 127.0.0.1 --directory {service_dir} & wait"]
+
+[probes.up]
+kind = "tcp"
+service = "web"
+
+[steady_state]
+probes = ["up"]
+
+[[faults]]
+name = "pause"
+kind = "pause"
+service = "web"
+at = "100ms"
+duration = "30s"
+
+[[expect]]
+kind = "detect"
+fault = "pause"
+probe = "up"
+within = "30s"
+"#;
+
+#[test]
+fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
+    let tmp = std::env::temp_dir().join(format!("clawchaos-sigint-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let file = tmp.join("detached.toml");
+    std::fs::write(&file, DETACHED).expect("scenario file");
+
+    let mut harness = Command::new(env!("CARGO_BIN_EXE_clawchaos"))
+        .args(["run"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(tmp.join("report"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn clawchaos");
+    let stderr = harness.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut folder = None;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some((_, path)) = line.split_once("run folder ") {
+            folder = Some(PathBuf::from(path));
+        }
+        if line.contains("fault pause injected") {
+            break;
+        }
+    }
+    let run_id = run_id_of(&folder.expect("the harness printed its run folder"));
+    assert!(
+        processes_with_run_id(&run_id).len() >= 2,
+        "sh and the detached python: {:?}",
+        processes_with_run_id(&run_id)
+    );
+
+    kill(
+        Pid::from_raw(harness.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT the harness");
+    // Drain the rest of its output so it never blocks on a full pipe.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = harness.wait().expect("reap the harness");
+    assert_eq!(status.code(), Some(130), "exit status; output: {rest:?}");
+    // At once, not eventually: when it says everything was stopped, it was.
+    let left: Vec<u32> = processes_with_run_id(&run_id)
+        .into_iter()
+        .filter(|p| !zombie(*p))
+        .collect();
+    assert!(left.is_empty(), "processes of the run outlived it: {left:?}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(true)
+}

@@ -7,6 +7,7 @@
 
 pub mod in_process;
 pub mod logs;
+mod members;
 pub mod ports;
 pub mod process;
 pub mod rundir;

@@ -277,6 +277,9 @@ impl Service for ProcessService {
                 return;
             }
             self.stopped = true;
+            // Read before any signal: once the leader is gone, what left its group cannot be
+            // found through it any more.
+            let members = super::members::of_group(self.pid as i32);
             // A stopped process ignores SIGTERM until continued.
             let _ = self.kill_group(signal::Signal::SIGCONT);
             let _ = self.kill_group(signal::Signal::SIGTERM);
@@ -284,10 +287,14 @@ impl Service for ProcessService {
             while !self.exited() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            // The leader may be gone while others in its group live on: always finish the group.
+            // The leader may be gone while others in its group live on: always finish the group,
+            // and what left it.
             let _ = self.kill_group(signal::Signal::SIGKILL);
+            super::members::kill_strays(&members, self.pid as i32);
             let deadline = Instant::now() + Duration::from_secs(2);
-            while !self.exited() && Instant::now() < deadline {
+            while (!self.exited() || members.iter().any(super::members::alive))
+                && Instant::now() < deadline
+            {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
@@ -296,8 +303,15 @@ impl Service for ProcessService {
 
 impl Drop for ProcessService {
     fn drop(&mut self) {
-        // The guaranteed path (panic, Ctrl-C, early return): no waiting, just the group gone.
+        // The guaranteed path (panic, Ctrl-C, early return): the group and what left it killed,
+        // and a short wait until they are gone, so that "stopped" is true when the harness says it.
+        let members = super::members::of_group(self.pid as i32);
         let _ = self.kill_group(signal::Signal::SIGKILL);
+        super::members::kill_strays(&members, self.pid as i32);
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while members.iter().any(super::members::alive) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
