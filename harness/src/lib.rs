@@ -73,6 +73,8 @@
 //! [`prereq`] (what the scenarios need on this machine), [`report`] (summary table, JSON,
 //! JUnit) and [`observer`] (progress events).
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod clients;
 pub mod ledger;

@@ -251,6 +251,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     if k.before_start {
                         keys.push("(before the topology starts: no at/after)".into());
                     }
+                    if !k.aliases.is_empty() {
+                        keys.push(format!("(formerly {})", k.aliases.join(", ")));
+                    }
                     [k.name.to_string(), k.targets.to_string(), keys.join(" ")]
                 })
                 .collect();

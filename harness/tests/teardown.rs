@@ -320,7 +320,10 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
         .into_iter()
         .filter(|p| !zombie(*p))
         .collect();
-    assert!(left.is_empty(), "processes of the run outlived it: {left:?}");
+    assert!(
+        left.is_empty(),
+        "processes of the run outlived it: {left:?}"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -558,3 +558,38 @@ fn a_bridge_config_fault_needs_a_bridge() {
     let text = KAFKA.replace("service = \"bridge\"\nset", "service = \"gateway\"\nset");
     one_problem(&text, 25, 11, "`bridge_config` needs a bridge service");
 }
+
+#[test]
+fn a_renamed_fault_kind_still_reads_under_its_old_name_and_reports_the_new_one() {
+    let text = r#"
+[services.tokens]
+kind = "token_service"
+
+[services.broker]
+kind = "rabbitmq"
+tokens = "tokens"
+
+[probes.up]
+kind = "tcp"
+service = "broker"
+
+[steady_state]
+probes = ["up"]
+
+[[faults]]
+name = "limit"
+kind = "broker_connection_limit"
+service = "broker"
+max_connections = 0
+
+[[expect]]
+kind = "invariant"
+probe = "up"
+"#;
+    let scenario = parse_str(Path::new("old-name.toml"), text).expect("the old name still works");
+    assert_eq!(scenario.faults[0].kind, "rabbitmq_connection_limit");
+    assert!(matches!(
+        scenario.faults[0].action,
+        FaultAction::Broker { .. }
+    ));
+}

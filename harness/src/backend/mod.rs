@@ -11,6 +11,7 @@ mod members;
 pub mod ports;
 pub mod process;
 pub mod rundir;
+pub mod tool;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 pub use logs::LogBuffer;
 pub use rundir::RunDir;
+pub use tool::{Tool, ToolError, ToolOutput};
 
 /// A boxed future, so the traits stay object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -62,6 +64,16 @@ pub enum BackendError {
         /// What was asked.
         operation: &'static str,
     },
+    /// A file of a running service could not be read or written.
+    #[error("service {service}: {}: {source}", path.display())]
+    File {
+        /// The service.
+        service: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A file or folder of the run could not be made.
     #[error("run folder: {0}")]
     RunDir(#[from] std::io::Error),
@@ -89,12 +101,12 @@ pub struct ExitInfo {
 }
 
 impl ExitInfo {
-    /// "code 1", "signal 9".
+    /// "exited with code 1", "killed by signal 9".
     pub fn describe(&self) -> String {
         match (self.code, self.signal) {
-            (Some(code), _) => format!("code {code}"),
-            (None, Some(signal)) => format!("signal {signal}"),
-            _ => "unknown status".to_string(),
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            _ => "exited".to_string(),
         }
     }
 }
@@ -165,17 +177,34 @@ pub trait Service: Send + Sync {
     fn exit(&self) -> Option<ExitInfo> {
         self.exit_watch().lock().ok().and_then(|e| *e)
     }
-    /// Its command-line tool, if it has one.
-    fn cli(&self) -> Option<CliCommand> {
+    /// Its command-line tool, run against it, if it has one.
+    fn tool(&self) -> Option<std::sync::Arc<dyn Tool>> {
         None
     }
     /// The version of the software it runs, when the backend knows it.
     fn version(&self) -> Option<String> {
         None
     }
-    /// The config file it reads at run time and reloads on change, if it has one.
+    /// The config file it reads at run time (and reloads on change), relative to its folder,
+    /// if it has one.
     fn config_file(&self) -> Option<PathBuf> {
         None
+    }
+    /// Reads a file of its folder (`rel` is relative to it).
+    fn read_file(&self, rel: &std::path::Path) -> Result<Vec<u8>, BackendError> {
+        let _ = rel;
+        Err(BackendError::Unsupported {
+            service: self.name().to_string(),
+            operation: "files",
+        })
+    }
+    /// Replaces a file of its folder at once (a watcher never reads half a file).
+    fn write_file(&self, rel: &std::path::Path, content: &[u8]) -> Result<(), BackendError> {
+        let _ = (rel, content);
+        Err(BackendError::Unsupported {
+            service: self.name().to_string(),
+            operation: "files",
+        })
     }
     /// Delivers a signal to the service (its whole process group).
     fn signal(&self, signal: Signal) -> Result<(), BackendError>;
@@ -211,7 +240,7 @@ pub struct Plan {
     pub run: Run,
     /// Its command-line tool, if it has one.
     pub cli: Option<CliCommand>,
-    /// The config file it reads at run time and reloads on change, if it has one.
+    /// The config file it reads at run time (and reloads on change), relative to its folder.
     pub config_file: Option<PathBuf>,
     /// The version of the software it runs.
     pub version: Option<String>,

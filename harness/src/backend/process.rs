@@ -5,8 +5,9 @@
 //! reason (success, failure, panic, Ctrl-C).
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, killpg};
@@ -15,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use super::rundir::RUN_ID_ENV;
+use super::tool::{LocalTool, Tool};
 use super::{
     Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Launch, LogBuffer, Recipe,
     Run, Service, Signal, StartContext,
@@ -54,7 +56,7 @@ impl Backend for ProcessBackend {
 /// A service running as a local process group.
 pub struct ProcessService {
     launch: Launch,
-    cli: Option<CliCommand>,
+    tool: Option<Arc<dyn Tool>>,
     config_file: Option<PathBuf>,
     version: Option<String>,
     addr: SocketAddr,
@@ -73,7 +75,7 @@ impl ProcessService {
         let pid = spawn_group(&launch, &logs, &exit)?;
         Ok(Self {
             launch,
-            cli,
+            tool: cli.map(|c| Arc::new(LocalTool(c)) as Arc<dyn Tool>),
             config_file: None,
             version: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -83,6 +85,14 @@ impl ProcessService {
             exit,
             stopped: false,
         })
+    }
+
+    fn file_error(&self, path: &Path, source: std::io::Error) -> BackendError {
+        BackendError::File {
+            service: self.launch.service.clone(),
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     fn exited(&self) -> bool {
@@ -237,12 +247,26 @@ impl Service for ProcessService {
         self.exit.clone()
     }
 
-    fn cli(&self) -> Option<CliCommand> {
-        self.cli.clone()
+    fn tool(&self) -> Option<Arc<dyn Tool>> {
+        self.tool.clone()
     }
 
     fn config_file(&self) -> Option<PathBuf> {
         self.config_file.clone()
+    }
+
+    fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {
+        let path = self.launch.dir.join(rel);
+        std::fs::read(&path).map_err(|e| self.file_error(&path, e))
+    }
+
+    fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
+        let path = self.launch.dir.join(rel);
+        let mut staging = path.as_os_str().to_owned();
+        staging.push(".clawchaos-new");
+        std::fs::write(&staging, content)
+            .and_then(|()| std::fs::rename(&staging, &path))
+            .map_err(|e| self.file_error(&path, e))
     }
 
     fn version(&self) -> Option<String> {

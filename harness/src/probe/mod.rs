@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::{CliCommand, ExitInfo, ExitWatch, LogBuffer};
+use crate::backend::{ExitWatch, LogBuffer, Tool};
 use crate::clients::mock_llm::MockLlmClient;
 use crate::scenario::{Family, ProbeKind, ProbeSpec, Target};
 
@@ -44,7 +44,7 @@ pub struct ServiceView {
     /// How it ended, once it has.
     pub exit: ExitWatch,
     /// Its command-line tool, if it has one.
-    pub cli: Option<CliCommand>,
+    pub tool: Option<std::sync::Arc<dyn Tool>>,
 }
 
 /// The running services as probes see them, shared by every poller.
@@ -167,7 +167,7 @@ pub async fn evaluate(
             Some(s) => match s.exit.lock().ok().and_then(|e| *e) {
                 Some(exit) => {
                     let holds = code.is_none_or(|c| exit.code == Some(c));
-                    (holds, describe_exit(&exit))
+                    (holds, exit.describe())
                 }
                 None => (false, format!("{service} is still running")),
             },
@@ -188,10 +188,12 @@ pub async fn evaluate(
             None => (false, "the scenario has no [ledger]".to_string()),
         },
         ProbeKind::GatewayConnect { .. } => gateway_connect::evaluate(&probe.kind, context).await,
-        ProbeKind::Cli { service, .. } => match context.services.get(service).and_then(|s| s.cli) {
-            Some(cli) => cli::evaluate(&probe.kind, &cli).await,
-            None => (false, format!("{service} has no command-line tool")),
-        },
+        ProbeKind::Cli { service, .. } => {
+            match context.services.get(service).and_then(|s| s.tool.clone()) {
+                Some(tool) => cli::evaluate(&probe.kind, tool.as_ref()).await,
+                None => (false, format!("{service} has no command-line tool")),
+            }
+        }
     };
     observation(started, holds, detail)
 }
@@ -217,14 +219,6 @@ fn observation(started: Instant, holds: bool, detail: String) -> Observation {
         finished: Instant::now(),
         holds,
         detail,
-    }
-}
-
-fn describe_exit(exit: &ExitInfo) -> String {
-    match (exit.code, exit.signal) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        _ => "exited".to_string(),
     }
 }
 

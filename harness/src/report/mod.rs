@@ -44,8 +44,9 @@ pub fn count_line(outcomes: &[ScenarioOutcome]) -> String {
     }
 }
 
+/// A measured time in milliseconds, or "-" when there is none.
 fn fmt_ms(d: Option<std::time::Duration>) -> String {
-    d.map_or_else(|| "-".to_string(), |d| format!("{}ms", d.as_millis()))
+    d.map_or_else(|| "-".to_string(), crate::probe::ms)
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub enum TopologyError {
     /// The proxy could not be started or configured.
     #[error("proxy: {0}")]
     Proxy(String),
+    /// Services that wait on each other (through their links) can never start.
+    #[error("{0}")]
+    Cycle(String),
     /// A service did not become ready.
     #[error("service {service} was not ready within {}ms: {reason}", within.as_millis())]
     NotReady {
@@ -147,7 +150,7 @@ impl Topology {
             }
             if pending_services.len() + pending_links.len() == before {
                 let names: Vec<&str> = pending_services.iter().map(|s| s.name.as_str()).collect();
-                return Err(TopologyError::Proxy(format!(
+                return Err(TopologyError::Cycle(format!(
                     "services {names:?} wait on each other's links: the topology has a cycle"
                 )));
             }
@@ -454,7 +457,7 @@ impl Topology {
                     service: name.to_string(),
                     within,
                     reason: format!(
-                        "it exited ({}) before {what}; last output: {}",
+                        "it {} before {what}; last output: {}",
                         exit.describe(),
                         service.logs().tail(8).join(" | ")
                     ),
@@ -639,6 +642,6 @@ fn view_of(service: &dyn Service) -> ServiceView {
         addr: service.addr(),
         logs: service.logs(),
         exit: service.exit_watch(),
-        cli: service.cli(),
+        tool: service.tool(),
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use diag::{Diagnostic, ScenarioError};
 pub use files::{discover, load, parse_str};
 pub use parse::faults::{FaultKind, fault_kinds};
-pub use reader::Sp;
+pub use reader::Spanned;
 
 /// One scenario: a topology, the probes that watch it, the faults and what must follow them.
 #[derive(Debug, Clone)]

@@ -6,28 +6,27 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diag::Diagnostic;
 
 /// A value with the byte range it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sp<T> {
+pub struct Spanned<T> {
     /// The value.
     pub value: T,
     /// Byte range in the scenario file.
     pub span: Range<usize>,
 }
 
-impl<T> Sp<T> {
+impl<T> Spanned<T> {
     /// Wraps `value` with `span`.
     pub fn new(value: T, span: Range<usize>) -> Self {
         Self { value, span }
     }
 }
 
-impl<T> std::ops::Deref for Sp<T> {
+impl<T> std::ops::Deref for Spanned<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.value
@@ -74,7 +73,7 @@ impl<'s> Source<'s> {
     /// Opens `value` as a table named `what` whose keys must come from `allowed`.
     pub fn table<'v, 'i>(
         &'v self,
-        value: &'v Spanned<DeValue<'i>>,
+        value: &'v toml::Spanned<DeValue<'i>>,
         what: &str,
         allowed: &[&str],
     ) -> Option<Table<'v, 'i, 's>> {
@@ -144,7 +143,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// The raw value under `key`, if present.
-    pub fn raw(&self, key: &str) -> Option<&'v Spanned<DeValue<'i>>> {
+    pub fn raw(&self, key: &str) -> Option<&'v toml::Spanned<DeValue<'i>>> {
         self.table.get(key)
     }
 
@@ -161,7 +160,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
         );
     }
 
-    fn wrong(&self, key: &str, value: &Spanned<DeValue<'i>>, expected: &str) {
+    fn wrong(&self, key: &str, value: &toml::Spanned<DeValue<'i>>, expected: &str) {
         self.source.problem(
             value.span(),
             format!(
@@ -173,10 +172,10 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// An optional string.
-    pub fn string(&self, key: &str) -> Option<Sp<String>> {
+    pub fn string(&self, key: &str) -> Option<Spanned<String>> {
         let value = self.raw(key)?;
         match value.get_ref() {
-            DeValue::String(s) => Some(Sp::new(s.to_string(), value.span())),
+            DeValue::String(s) => Some(Spanned::new(s.to_string(), value.span())),
             _ => {
                 self.wrong(key, value, "a string");
                 None
@@ -185,7 +184,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// A required string.
-    pub fn req_string(&self, key: &str, expected: &str) -> Option<Sp<String>> {
+    pub fn req_string(&self, key: &str, expected: &str) -> Option<Spanned<String>> {
         if !self.has(key) {
             self.missing(key, expected);
             return None;
@@ -194,7 +193,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// An optional string that must be one of `choices`.
-    pub fn choice(&self, key: &str, choices: &[&str]) -> Option<Sp<String>> {
+    pub fn choice(&self, key: &str, choices: &[&str]) -> Option<Spanned<String>> {
         let s = self.string(key)?;
         if choices.contains(&s.value.as_str()) {
             Some(s)
@@ -244,6 +243,20 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
         }
     }
 
+    /// A required integer within `range`; `hint` says what it means when it is missing.
+    pub fn req_integer(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        hint: &str,
+    ) -> Option<i64> {
+        let value = self.integer(key, range);
+        if value.is_none() && !self.has(key) {
+            self.missing(key, hint);
+        }
+        value
+    }
+
     /// An optional number (integer or float) within `range`.
     pub fn number(&self, key: &str, range: std::ops::RangeInclusive<f64>) -> Option<f64> {
         let value = self.raw(key)?;
@@ -266,14 +279,14 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// An optional duration written as a string such as "250ms", "2s" or "1m".
-    pub fn duration(&self, key: &str) -> Option<Sp<Duration>> {
+    pub fn duration(&self, key: &str) -> Option<Spanned<Duration>> {
         let value = self.raw(key)?;
         let parsed = match value.get_ref() {
             DeValue::String(s) => humantime::parse_duration(s.trim()).ok(),
             _ => None,
         };
         match parsed {
-            Some(d) => Some(Sp::new(d, value.span())),
+            Some(d) => Some(Spanned::new(d, value.span())),
             None => {
                 self.wrong(key, value, "a duration like \"250ms\", \"2s\" or \"1m\"");
                 None
@@ -282,7 +295,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// A required duration.
-    pub fn req_duration(&self, key: &str) -> Option<Sp<Duration>> {
+    pub fn req_duration(&self, key: &str) -> Option<Spanned<Duration>> {
         if !self.has(key) {
             self.missing(key, "a duration like \"2s\"");
             return None;
@@ -291,7 +304,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// An optional array of strings.
-    pub fn strings(&self, key: &str) -> Option<Vec<Sp<String>>> {
+    pub fn strings(&self, key: &str) -> Option<Vec<Spanned<String>>> {
         let value = self.raw(key)?;
         let DeValue::Array(items) = value.get_ref() else {
             self.wrong(key, value, "an array of strings");
@@ -300,7 +313,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
         let mut out = Vec::with_capacity(items.len());
         for item in items.iter() {
             match item.get_ref() {
-                DeValue::String(s) => out.push(Sp::new(s.to_string(), item.span())),
+                DeValue::String(s) => out.push(Spanned::new(s.to_string(), item.span())),
                 _ => {
                     self.wrong(key, item, "an array of strings");
                     return None;
@@ -318,7 +331,7 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
     }
 
     /// Every entry of a table of tables (e.g. `[services.NAME]`), as (name, raw value).
-    pub fn entries(&self, key: &str) -> Vec<(Sp<String>, &'v Spanned<DeValue<'i>>)> {
+    pub fn entries(&self, key: &str) -> Vec<(Spanned<String>, &'v toml::Spanned<DeValue<'i>>)> {
         let Some(value) = self.raw(key) else {
             return Vec::new();
         };
@@ -328,12 +341,12 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
         };
         table
             .iter()
-            .map(|(k, v)| (Sp::new(k.get_ref().to_string(), k.span()), v))
+            .map(|(k, v)| (Spanned::new(k.get_ref().to_string(), k.span()), v))
             .collect()
     }
 
     /// Every element of an array of tables (e.g. `[[faults]]`).
-    pub fn array_of_tables(&self, key: &str) -> Vec<&'v Spanned<DeValue<'i>>> {
+    pub fn array_of_tables(&self, key: &str) -> Vec<&'v toml::Spanned<DeValue<'i>>> {
         let Some(value) = self.raw(key) else {
             return Vec::new();
         };

@@ -18,6 +18,9 @@ pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.
 /// `FAKETIME_TIMESTAMP_FILE`, re-read every second), e.g. `+0` or `+10m`.
 pub const CLOCK_FILE: &str = "faketime.offset";
 
+/// The bridge's config file, in its folder of the run.
+const CONFIG_FILE: &str = "openclaw.config.yaml";
+
 /// A bridge; with `clock_skew`, libfaketime is preloaded with a clock file the `clock_skew`
 /// fault writes.
 pub struct BridgeRecipe<'a> {
@@ -146,7 +149,7 @@ fn prepare(
         },
     });
     // JSON is YAML: the bridge reads it as its `openclaw.config.yaml`.
-    let config_file = dir.join("openclaw.config.yaml");
+    let config_file = dir.join(CONFIG_FILE);
     let text =
         serde_json::to_string_pretty(&config).map_err(|e| BackendError::setup(service, e))?;
     std::fs::write(&config_file, text)?;
@@ -187,7 +190,7 @@ fn prepare(
         user: None,
     };
     Ok(Plan {
-        config_file: Some(config_file),
+        config_file: Some(PathBuf::from(CONFIG_FILE)),
         ..Plan::new(Run::Process { launch, port })
     })
 }

@@ -1,18 +1,20 @@
-//! A bridge's wall clock shifted: libfaketime's offset file, re-read every second. The heal
-//! sets the offset back to 0.
+//! A bridge's wall clock shifted: libfaketime's offset file in its folder, re-read every
+//! second. The heal sets the offset back to 0.
+
+use std::path::Path;
 
 use super::Topology;
 
 /// Sets `service`'s wall-clock offset.
 pub(super) fn set(service: &str, offset_secs: i64, topology: &Topology) -> Result<(), String> {
-    let file = topology
-        .run_dir
-        .path()
-        .join(service)
-        .join(crate::services::bridge::CLOCK_FILE);
-    if !file.is_file() {
+    let target = topology
+        .services
+        .get(service)
+        .ok_or_else(|| format!("no service {service}"))?;
+    let file = Path::new(crate::services::bridge::CLOCK_FILE);
+    if target.read_file(file).is_err() {
         return Err(format!(
-            "{service} does not run under libfaketime ({} is missing)",
+            "{service} does not run under libfaketime (its {} is missing)",
             file.display()
         ));
     }
@@ -21,5 +23,7 @@ pub(super) fn set(service: &str, offset_secs: i64, topology: &Topology) -> Resul
     } else {
         format!("+{offset_secs}\n")
     };
-    std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))
+    target
+        .write_file(file, text.as_bytes())
+        .map_err(|e| e.to_string())
 }

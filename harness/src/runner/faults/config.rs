@@ -10,17 +10,19 @@ pub(super) async fn inject(
     restart: bool,
     topology: &mut Topology,
 ) -> Result<Undo, String> {
-    let path = topology
+    let target = topology
         .services
         .get(service)
-        .and_then(|s| s.config_file())
+        .ok_or_else(|| format!("no service {service}"))?;
+    let path = target
+        .config_file()
         .ok_or_else(|| format!("{service} has no config file"))?;
-    let original = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let original = target.read_file(&path).map_err(|e| e.to_string())?;
     let mut config: serde_json::Value =
         serde_json::from_slice(&original).map_err(|e| format!("{}: {e}", path.display()))?;
     crate::services::openclaw::config::merge(&mut config, patch);
     let text = serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?;
-    replace_file(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    target.write_file(&path, &text).map_err(|e| e.to_string())?;
     if restart {
         super::restart(topology, service).await?;
     }
@@ -36,17 +38,14 @@ pub(super) async fn heal(
     let Undo::Config { path, original } = undo else {
         return Err("the injection left no original config to write back".into());
     };
-    replace_file(&path, &original).map_err(|e| format!("{}: {e}", path.display()))?;
+    topology
+        .services
+        .get(service)
+        .ok_or_else(|| format!("no service {service}"))?
+        .write_file(&path, &original)
+        .map_err(|e| e.to_string())?;
     if restart {
         super::restart(topology, service).await?;
     }
     Ok(())
-}
-
-/// Replaces `path`'s content at once (a watcher never reads half a file).
-fn replace_file(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
-    let mut staging = path.as_os_str().to_owned();
-    staging.push(".clawchaos-new");
-    std::fs::write(&staging, content)?;
-    std::fs::rename(&staging, path)
 }

@@ -47,7 +47,8 @@ fn proxy_name(topology: &Topology, link: &str) -> Result<String, String> {
         .ok_or_else(|| format!("link {link} has no proxy"))
 }
 
-fn ms(d: std::time::Duration) -> serde_json::Value {
+/// A duration as the number of milliseconds Toxiproxy's attributes take.
+fn millis(d: std::time::Duration) -> serde_json::Value {
     json!(d.as_millis() as u64)
 }
 
@@ -66,8 +67,8 @@ pub fn toxic_for(fault: &FaultSpec) -> Option<Toxic> {
         LinkFault::Latency { latency, jitter } => (
             "latency",
             BTreeMap::from([
-                ("latency".into(), ms(*latency)),
-                ("jitter".into(), ms(*jitter)),
+                ("latency".into(), millis(*latency)),
+                ("jitter".into(), millis(*jitter)),
             ]),
         ),
         LinkFault::Bandwidth { rate_kbps } => (
@@ -89,19 +90,20 @@ pub fn toxic_for(fault: &FaultSpec) -> Option<Toxic> {
         LinkFault::Blackhole => ("timeout", BTreeMap::from([("timeout".into(), json!(0))])),
         LinkFault::Timeout { timeout } => (
             "timeout",
-            BTreeMap::from([("timeout".into(), ms(*timeout))]),
+            BTreeMap::from([("timeout".into(), millis(*timeout))]),
         ),
         LinkFault::ResetPeer { timeout } => (
             "reset_peer",
-            BTreeMap::from([("timeout".into(), ms(*timeout))]),
+            BTreeMap::from([("timeout".into(), millis(*timeout))]),
         ),
         LinkFault::LimitData { bytes } => (
             "limit_data",
             BTreeMap::from([("bytes".into(), json!(bytes))]),
         ),
-        LinkFault::SlowClose { delay } => {
-            ("slow_close", BTreeMap::from([("delay".into(), ms(*delay))]))
-        }
+        LinkFault::SlowClose { delay } => (
+            "slow_close",
+            BTreeMap::from([("delay".into(), millis(*delay))]),
+        ),
         LinkFault::Down => return None,
     };
     Some(Toxic {

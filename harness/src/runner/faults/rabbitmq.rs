@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::{Topology, Undo};
-use crate::backend::CliCommand;
+use std::sync::Arc;
+
+use crate::backend::Tool;
 use crate::scenario::BrokerFault;
 
 /// Time allowed for one `rabbitmqctl` call (an Erlang VM starts for each).
@@ -46,37 +48,25 @@ pub(super) async fn heal(
     }
 }
 
-fn ctl_of(topology: &Topology, service: &str) -> Result<CliCommand, String> {
+fn ctl_of(topology: &Topology, service: &str) -> Result<Arc<dyn Tool>, String> {
     topology
         .services
         .get(service)
-        .and_then(|s| s.cli())
+        .and_then(|s| s.tool())
         .ok_or_else(|| format!("{service} has no rabbitmqctl"))
 }
 
-async fn run_ctl(ctl: &CliCommand, args: &[&str]) -> Result<(), String> {
-    let (program, leading) = ctl
-        .command
-        .split_first()
-        .ok_or_else(|| "empty rabbitmqctl command".to_string())?;
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(leading)
-        .args(args)
-        .envs(ctl.env.iter().cloned())
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
+async fn run_ctl(ctl: &Arc<dyn Tool>, args: &[&str]) -> Result<(), String> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let shown = args.join(" ");
-    match tokio::time::timeout(CTL_TIMEOUT, command.output()).await {
-        Ok(Ok(output)) if output.status.success() => Ok(()),
-        Ok(Ok(output)) => Err(format!(
-            "rabbitmqctl {shown}: {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+    match ctl.run(&args, CTL_TIMEOUT).await {
+        Ok(out) if out.code == Some(0) => Ok(()),
+        Ok(out) => Err(format!(
+            "rabbitmqctl {shown}: exit {}: {}",
+            out.code
+                .map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
+            out.stderr.trim()
         )),
-        Ok(Err(e)) => Err(format!("rabbitmqctl {shown}: {e}")),
-        Err(_) => Err(format!(
-            "rabbitmqctl {shown}: no answer within {CTL_TIMEOUT:?}"
-        )),
+        Err(e) => Err(format!("rabbitmqctl {shown}: {e}")),
     }
 }

@@ -7,13 +7,8 @@ use super::*;
 pub(super) fn read_expectation(
     source: &Source<'_>,
     value: &toml::Spanned<DeValue<'_>>,
-) -> Option<(Expectation, Sp<String>, Option<Sp<String>>)> {
-    let raw_kind = value
-        .get_ref()
-        .as_table()
-        .and_then(|t| t.get("kind"))
-        .and_then(|v| v.get_ref().as_str())
-        .unwrap_or("");
+) -> Option<(Expectation, Spanned<String>, Option<Spanned<String>>)> {
+    let raw_kind = raw_kind(value);
     let allowed: &[&str] = match raw_kind {
         "detect" => &["kind", "probe", "fault", "within", "not_before", "name"],
         "recover" => &["kind", "probe", "fault", "within", "name"],

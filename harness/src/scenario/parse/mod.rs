@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::reader::{Source, Sp, Table};
+use super::reader::{Source, Spanned, Table};
 use super::*;
 
 mod expectations;
@@ -162,7 +162,7 @@ fn read_scenario(
         if let Some(ready) = value.get_ref().as_table().and_then(|t| t.get("ready"))
             && let Some(name) = ready.get_ref().as_str()
         {
-            probe_refs.push(Sp::new(name.to_string(), ready.span()));
+            probe_refs.push(Spanned::new(name.to_string(), ready.span()));
         }
     }
 
@@ -363,7 +363,7 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
 /// Records an unknown `kind` and what it could have been.
 fn unknown_kind<T>(
     source: &Source<'_>,
-    kind: &Sp<String>,
+    kind: &Spanned<String>,
     what: &str,
     found: &str,
     known: &[&str],
@@ -381,6 +381,17 @@ fn unknown_kind<T>(
 
 /// The keys a table has: used as the allowed keys when its `kind` is unknown, so the unknown
 /// kind is reported once instead of every key after it.
+/// The `kind` a table gives, as written (empty when it gives none), to choose its keys before
+/// the table is read.
+fn raw_kind<'v>(value: &'v toml::Spanned<DeValue<'_>>) -> &'v str {
+    value
+        .get_ref()
+        .as_table()
+        .and_then(|t| t.get("kind"))
+        .and_then(|v| v.get_ref().as_str())
+        .unwrap_or("")
+}
+
 fn present_keys<'v>(value: &'v toml::Spanned<DeValue<'_>>) -> Vec<&'v str> {
     value
         .get_ref()
@@ -399,7 +410,7 @@ struct Refs<'a> {
 fn require<V>(
     source: &Source<'_>,
     what: &str,
-    name: &Sp<String>,
+    name: &Spanned<String>,
     known: &BTreeMap<String, V>,
 ) -> bool {
     if known.contains_key(&name.value) {
@@ -418,13 +429,13 @@ fn require<V>(
 
 fn require_service(
     source: &Source<'_>,
-    name: &Sp<String>,
+    name: &Spanned<String>,
     services: &BTreeMap<String, ServiceSpec>,
 ) -> bool {
     require(source, "service", name, services)
 }
 
-fn require_link(source: &Source<'_>, name: &Sp<String>, links: &BTreeMap<String, LinkSpec>) {
+fn require_link(source: &Source<'_>, name: &Spanned<String>, links: &BTreeMap<String, LinkSpec>) {
     require(source, "link", name, links);
 }
 
@@ -503,7 +514,7 @@ fn check_dependency(
     let named = |v: &toml::Spanned<DeValue<'_>>| {
         v.get_ref()
             .as_str()
-            .map(|s| Sp::new(s.to_string(), v.span()))
+            .map(|s| Spanned::new(s.to_string(), v.span()))
     };
     let target = match value.get_ref() {
         DeValue::String(_) => named(value).map(|s| (s, false)),

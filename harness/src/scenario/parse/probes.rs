@@ -50,17 +50,12 @@ pub(super) fn read_target(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<Targ
 
 pub(super) fn read_probe(
     source: &Source<'_>,
-    name: &Sp<String>,
+    name: &Spanned<String>,
     value: &toml::Spanned<DeValue<'_>>,
     refs: &Refs<'_>,
 ) -> Option<ProbeSpec> {
     let what = format!("[probes.{}]", name.value);
-    let kind = value
-        .get_ref()
-        .as_table()
-        .and_then(|t| t.get("kind"))
-        .and_then(|v| v.get_ref().as_str())
-        .unwrap_or("");
+    let kind = raw_kind(value);
     let allowed: &[&str] = match kind {
         "http" => &[
             "kind",

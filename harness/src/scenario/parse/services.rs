@@ -51,15 +51,11 @@ pub(super) const OPENCLAW_KEYS: &[&str] = &[
 
 pub(super) fn read_service(
     source: &Source<'_>,
-    name: &Sp<String>,
+    name: &Spanned<String>,
     value: &toml::Spanned<DeValue<'_>>,
 ) -> Option<ServiceSpec> {
     let what = format!("[services.{}]", name.value);
-    let raw = value.get_ref().as_table();
-    let kind = raw
-        .and_then(|t| t.get("kind"))
-        .and_then(|v| v.get_ref().as_str())
-        .unwrap_or("");
+    let kind = raw_kind(value);
     let allowed: &[&str] = match kind {
         "mock_llm" => &["kind", "models", "reply"],
         "process" => &["kind", "command", "env", "ready", "ready_within"],

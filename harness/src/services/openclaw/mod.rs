@@ -6,13 +6,16 @@ pub mod config;
 pub mod install;
 
 use std::os::unix::fs::chown;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use install::{NotInstalled, OpenClawInstall};
 
 use crate::backend::ports::free_port;
 use crate::backend::{BackendError, CliCommand, Launch, Plan, Ready, Recipe, Run, StartContext};
 use crate::scenario::{OpenClawSpec, PortSource, Target};
+
+/// The gateway's config file, in the `state` folder of its own.
+const CONFIG_FILE: &str = "openclaw.json";
 
 /// An OpenClaw gateway; ready when `/readyz` answers (unless the scenario watches its start
 /// itself: `wait_ready = false`).
@@ -87,7 +90,7 @@ fn prepare(
             &serde_json::json!({"logging": {"file": dir.join("openclaw.log").display().to_string()}}),
         );
     }
-    let config_path = state.join("openclaw.json");
+    let config_path = state.join(CONFIG_FILE);
     let text =
         serde_json::to_string_pretty(&config).map_err(|e| BackendError::setup(service, e))?;
     std::fs::write(&config_path, text)?;
@@ -146,7 +149,7 @@ fn prepare(
     };
     Ok(Plan {
         cli: Some(cli),
-        config_file: Some(config_path),
+        config_file: Some(PathBuf::from("state").join(CONFIG_FILE)),
         version: Some(format!("OpenClaw {version}")),
         ..Plan::new(Run::Process { launch, port })
     })

@@ -4,6 +4,7 @@ use super::*;
 
 pub(super) const KINDS: &[FaultKind] = &[FaultKind {
     name: "clock_skew",
+    aliases: &[],
     targets: "bridge",
     target_keys: &["service"],
     params: &["offset"],

@@ -6,6 +6,7 @@ use super::*;
 pub(super) const KINDS: &[FaultKind] = &[
     FaultKind {
         name: "openclaw_config",
+        aliases: &[],
         targets: "openclaw",
         target_keys: &["service"],
         params: &["set"],
@@ -26,6 +27,7 @@ pub(super) const KINDS: &[FaultKind] = &[
     },
     FaultKind {
         name: "bridge_config",
+        aliases: &[],
         targets: "bridge",
         target_keys: &["service"],
         params: &["set"],

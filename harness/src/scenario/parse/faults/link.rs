@@ -10,6 +10,7 @@ macro_rules! toxic {
     ($name:literal, $params:expr, $read:expr) => {
         FaultKind {
             name: $name,
+            aliases: &[],
             targets: "link",
             target_keys: TOXIC_TARGET,
             params: $params,
@@ -27,12 +28,7 @@ pub(super) const KINDS: &[FaultKind] = &[
         })
     }),
     toxic!("bandwidth", &["rate"], |t| {
-        let rate = required_integer(
-            t,
-            "rate",
-            0..=i64::from(u32::MAX),
-            "KB per second, an integer",
-        );
+        let rate = t.req_integer("rate", 0..=i64::from(u32::MAX), "KB per second, an integer");
         Some(LinkFault::Bandwidth {
             rate_kbps: rate? as u64,
         })
@@ -60,8 +56,7 @@ pub(super) const KINDS: &[FaultKind] = &[
         })
     }),
     toxic!("limit_data", &["bytes"], |t| {
-        let bytes = required_integer(
-            t,
+        let bytes = t.req_integer(
             "bytes",
             0..=i64::MAX,
             "bytes allowed through before the close",
@@ -77,6 +72,7 @@ pub(super) const KINDS: &[FaultKind] = &[
     }),
     FaultKind {
         name: "link_down",
+        aliases: &[],
         targets: "link",
         target_keys: &["link"],
         params: &[],

@@ -10,6 +10,7 @@ macro_rules! llm {
     ($name:literal, $params:expr, $read:expr) => {
         FaultKind {
             name: $name,
+            aliases: &[],
             targets: "mock_llm",
             target_keys: LLM_TARGET,
             params: $params,
@@ -24,12 +25,8 @@ const STATUSES: [u16; 6] = [401, 403, 404, 429, 500, 503];
 
 pub(super) const KINDS: &[FaultKind] = &[
     llm!("llm_error", &["status", "retry_after"], |t| {
-        let status = required_integer(
-            t,
-            "status",
-            100..=599,
-            "one of 401, 403, 404, 429, 500, 503",
-        )? as u16;
+        let status =
+            t.req_integer("status", 100..=599, "one of 401, 403, 404, 429, 500, 503")? as u16;
         if !STATUSES.contains(&status) {
             t.source().problem(
                 t.raw("status").map_or(t.span(), |v| v.span()),

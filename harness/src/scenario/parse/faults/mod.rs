@@ -30,6 +30,8 @@ type Read = for<'t, 'v, 'i, 's, 'r> fn(&'t Table<'v, 'i, 's>, &'r Refs<'r>) -> O
 pub struct FaultKind {
     /// The name scenario files give as `kind`.
     pub name: &'static str,
+    /// Older names that still work (each kept for one release after a rename).
+    pub aliases: &'static [&'static str],
     /// What it acts on, as the fault table of `docs/scenarios.md` says it.
     pub targets: &'static str,
     /// The keys that name and shape its target (`link`, `stream`, `toxicity`; `service`,
@@ -61,20 +63,15 @@ pub fn fault_kinds() -> impl Iterator<Item = &'static FaultKind> {
 
 /// The kind named `name`.
 fn kind_named(name: &str) -> Option<&'static FaultKind> {
-    fault_kinds().find(|k| k.name == name)
+    fault_kinds().find(|k| k.name == name || k.aliases.contains(&name))
 }
 
 pub(super) fn read_fault(
     source: &Source<'_>,
     value: &toml::Spanned<DeValue<'_>>,
     refs: &Refs<'_>,
-) -> Option<(FaultSpec, std::ops::Range<usize>, Option<Sp<String>>)> {
-    let raw_kind = value
-        .get_ref()
-        .as_table()
-        .and_then(|t| t.get("kind"))
-        .and_then(|v| v.get_ref().as_str())
-        .unwrap_or("");
+) -> Option<(FaultSpec, std::ops::Range<usize>, Option<Spanned<String>>)> {
+    let raw_kind = raw_kind(value);
     let allowed: Vec<&str> = match kind_named(raw_kind) {
         Some(kind) => FAULT_COMMON
             .iter()
@@ -114,7 +111,7 @@ pub(super) fn read_fault(
     Some((
         FaultSpec {
             name: name.value.clone(),
-            kind: kind.value.clone(),
+            kind: fault_kind.name.to_string(),
             action,
             start,
             duration,
@@ -148,21 +145,6 @@ fn fault_service(
         return None;
     }
     Some(service.value)
-}
-
-/// An integer parameter the kind requires, in `range`; `hint` says what it means when it is
-/// missing.
-fn required_integer(
-    t: &Table<'_, '_, '_>,
-    key: &str,
-    range: std::ops::RangeInclusive<i64>,
-    hint: &str,
-) -> Option<i64> {
-    let value = t.integer(key, range);
-    if value.is_none() && !t.has(key) {
-        t.missing(key, hint);
-    }
-    value
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::*;
 pub(super) const KINDS: &[FaultKind] = &[
     FaultKind {
         name: "squat_port",
+        aliases: &[],
         targets: "any service",
         target_keys: &["service"],
         params: &["family", "port"],
@@ -26,6 +27,7 @@ pub(super) const KINDS: &[FaultKind] = &[
     },
     FaultKind {
         name: "privileged_port",
+        aliases: &[],
         targets: "openclaw with `user`",
         target_keys: &["service"],
         params: &[],
@@ -53,7 +55,7 @@ pub(super) const KINDS: &[FaultKind] = &[
     },
 ];
 
-fn port_service(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<Sp<String>> {
+fn port_service(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<Spanned<String>> {
     let service = t.req_string("service", "the service whose port it is")?;
     require_service(t.source(), &service, refs.services).then_some(service)
 }

@@ -8,6 +8,7 @@ const PROCESS_KINDS: &str = "process, openclaw, rabbitmq, tansu, bridge";
 pub(super) const KINDS: &[FaultKind] = &[
     FaultKind {
         name: "kill",
+        aliases: &[],
         targets: PROCESS_KINDS,
         target_keys: &["service"],
         params: &[],
@@ -16,6 +17,7 @@ pub(super) const KINDS: &[FaultKind] = &[
     },
     FaultKind {
         name: "pause",
+        aliases: &[],
         targets: PROCESS_KINDS,
         target_keys: &["service"],
         params: &[],

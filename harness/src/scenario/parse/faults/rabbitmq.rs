@@ -2,11 +2,13 @@
 
 use super::*;
 
-/// A RabbitMQ fault kind: its name, parameters and reader.
+/// A RabbitMQ fault kind: its name, its name before the `rabbitmq_` prefix (kept as an alias
+/// for one release), parameters and reader.
 macro_rules! rabbitmq {
-    ($name:literal, $params:expr, $read:expr) => {
+    ($name:literal, $alias:literal, $params:expr, $read:expr) => {
         FaultKind {
             name: $name,
+            aliases: &[$alias],
             targets: "rabbitmq",
             target_keys: &["service"],
             params: $params,
@@ -25,19 +27,26 @@ macro_rules! rabbitmq {
 }
 
 pub(super) const KINDS: &[FaultKind] = &[
-    rabbitmq!("broker_close_connections", &[], |_| {
-        Some(BrokerFault::CloseConnections)
+    rabbitmq!(
+        "rabbitmq_close_connections",
+        "broker_close_connections",
+        &[],
+        |_| { Some(BrokerFault::CloseConnections) }
+    ),
+    rabbitmq!(
+        "rabbitmq_connection_limit",
+        "broker_connection_limit",
+        &["max_connections"],
+        |t| {
+            let max = t.req_integer(
+                "max_connections",
+                0..=1_000_000,
+                "connections the vhost allows",
+            );
+            Some(BrokerFault::ConnectionLimit(max? as u32))
+        }
+    ),
+    rabbitmq!("rabbitmq_memory_alarm", "broker_memory_alarm", &[], |_| {
+        Some(BrokerFault::MemoryAlarm)
     }),
-    rabbitmq!("broker_connection_limit", &["max_connections"], |t| {
-        let max = required_integer(
-            t,
-            "max_connections",
-            0..=1_000_000,
-            "connections the vhost allows",
-        );
-        Some(BrokerFault::ConnectionLimit(max? as u32))
-    }),
-    rabbitmq!("broker_memory_alarm", &[], |_| Some(
-        BrokerFault::MemoryAlarm
-    )),
 ];

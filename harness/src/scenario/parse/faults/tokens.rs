@@ -7,6 +7,7 @@ macro_rules! tokens {
     ($name:literal, $params:expr, $read:expr) => {
         FaultKind {
             name: $name,
+            aliases: &[],
             targets: "token_service",
             target_keys: &["service"],
             params: $params,
@@ -27,7 +28,7 @@ macro_rules! tokens {
 pub(super) const KINDS: &[FaultKind] = &[
     tokens!("tokens_down", &[], |_| Some(TokenFault::Down)),
     tokens!("tokens_error", &["status"], |t| {
-        let status = required_integer(t, "status", 400..=599, "an HTTP error status, 400 to 599");
+        let status = t.req_integer("status", 400..=599, "an HTTP error status, 400 to 599");
         Some(TokenFault::Error {
             status: status? as u16,
         })
