@@ -15,7 +15,9 @@ use std::time::Duration;
 
 pub use diag::{Diagnostic, ScenarioError};
 pub use files::{discover, load, parse_str};
-pub use parse::faults::{FaultKind, fault_kinds};
+pub use parse::faults::{
+    BrokerFault, FaultKind, LinkFault, LlmFault, ProcessFault, Stream, TokenFault, fault_kinds,
+};
 pub use reader::Spanned;
 
 /// One scenario: a topology, the probes that watch it, the faults and what must follow them.
@@ -580,117 +582,6 @@ pub struct FaultStart {
     pub after: Option<String>,
 }
 
-/// Which direction of a proxied connection a toxic acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Client to server.
-    Upstream,
-    /// Server to client.
-    Downstream,
-}
-
-impl Stream {
-    /// The name as Toxiproxy writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stream::Upstream => "upstream",
-            Stream::Downstream => "downstream",
-        }
-    }
-}
-
-/// A fault on a link's proxy.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LinkFault {
-    /// Delay each chunk.
-    Latency {
-        /// Base delay.
-        latency: Duration,
-        /// Random extra delay, up to this.
-        jitter: Duration,
-    },
-    /// Cap the rate, in KB/s.
-    Bandwidth {
-        /// KB/s.
-        rate_kbps: u64,
-    },
-    /// Cut data into small pieces.
-    Slicer {
-        /// Mean piece size in bytes.
-        average_size: u64,
-        /// Variation of the piece size.
-        size_variation: u64,
-        /// Pause between pieces.
-        delay: Duration,
-    },
-    /// Swallow the stream: nothing passes in that direction (a one-way partition).
-    Blackhole,
-    /// Swallow the stream, then close the connection after `timeout`.
-    Timeout {
-        /// When to close.
-        timeout: Duration,
-    },
-    /// Reset the connection (TCP RST) after `timeout`.
-    ResetPeer {
-        /// When to reset.
-        timeout: Duration,
-    },
-    /// Close the connection after `bytes`.
-    LimitData {
-        /// Bytes allowed through.
-        bytes: u64,
-    },
-    /// Delay the close.
-    SlowClose {
-        /// How long.
-        delay: Duration,
-    },
-    /// Take the link down: the proxy stops listening (connection refused).
-    Down,
-}
-
-/// A fault on the mock LLM.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LlmFault {
-    /// Answer with an error status and an OpenAI-shaped body.
-    Error {
-        /// HTTP status: 401, 403, 404, 429, 500 or 503.
-        status: u16,
-        /// Retry-After seconds for 429.
-        retry_after_secs: Option<u64>,
-    },
-    /// Wait before the first byte.
-    DelayFirstByte {
-        /// How long.
-        delay: Duration,
-    },
-    /// Send some SSE chunks, then stall with the connection open.
-    Stall {
-        /// Chunks sent before the stall.
-        after_chunks: u32,
-    },
-    /// Pace each streamed token.
-    SlowTokens {
-        /// Pause per token.
-        per_token: Duration,
-    },
-    /// Close the connection without answering.
-    DropConnection,
-    /// Answer 200 with a broken body.
-    Malformed,
-    /// Accept and never answer.
-    Hang,
-}
-
-/// A fault on a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessFault {
-    /// SIGKILL; the heal starts the service again.
-    Kill,
-    /// SIGSTOP; the heal sends SIGCONT.
-    Pause,
-}
-
 /// The address family a squatter holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -795,35 +686,6 @@ impl FaultAction {
             FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. }
         )
     }
-}
-
-/// What a fault does to the token service (healed by resetting it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenFault {
-    /// Its port refuses connections.
-    Down,
-    /// It answers this status with an OAuth error.
-    Error {
-        /// The status.
-        status: u16,
-    },
-    /// Tokens minted from now on live this long.
-    Ttl(Duration),
-    /// Its clock is this many seconds off (negative: behind).
-    Clock(i64),
-}
-
-/// What a fault does to a RabbitMQ node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BrokerFault {
-    /// `rabbitmqctl close_all_connections`: every client gets 320 CONNECTION_FORCED.
-    CloseConnections,
-    /// `set_vhost_limits '{"max-connections": N}'`: new connections past N get 530; the heal
-    /// clears the limit.
-    ConnectionLimit(u32),
-    /// A memory high watermark so low that publishers get `connection.blocked`; the heal sets
-    /// it back to 0.4.
-    MemoryAlarm,
 }
 
 /// One fault on the timeline.

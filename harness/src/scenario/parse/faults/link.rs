@@ -2,6 +2,75 @@
 
 use super::*;
 
+/// Which direction of a proxied connection a toxic acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Client to server.
+    Upstream,
+    /// Server to client.
+    Downstream,
+}
+
+impl Stream {
+    /// The name as Toxiproxy writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Upstream => "upstream",
+            Stream::Downstream => "downstream",
+        }
+    }
+}
+
+/// A fault on a link's proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkFault {
+    /// Delay each chunk.
+    Latency {
+        /// Base delay.
+        latency: Duration,
+        /// Random extra delay, up to this.
+        jitter: Duration,
+    },
+    /// Cap the rate, in KB/s.
+    Bandwidth {
+        /// KB/s.
+        rate_kbps: u64,
+    },
+    /// Cut data into small pieces.
+    Slicer {
+        /// Mean piece size in bytes.
+        average_size: u64,
+        /// Variation of the piece size.
+        size_variation: u64,
+        /// Pause between pieces.
+        delay: Duration,
+    },
+    /// Swallow the stream: nothing passes in that direction (a one-way partition).
+    Blackhole,
+    /// Swallow the stream, then close the connection after `timeout`.
+    Timeout {
+        /// When to close.
+        timeout: Duration,
+    },
+    /// Reset the connection (TCP RST) after `timeout`.
+    ResetPeer {
+        /// When to reset.
+        timeout: Duration,
+    },
+    /// Close the connection after `bytes`.
+    LimitData {
+        /// Bytes allowed through.
+        bytes: u64,
+    },
+    /// Delay the close.
+    SlowClose {
+        /// How long.
+        delay: Duration,
+    },
+    /// Take the link down: the proxy stops listening (connection refused).
+    Down,
+}
+
 /// The keys of a toxic's target: its link, the direction, the share of connections.
 const TOXIC_TARGET: &[&str] = &["link", "stream", "toxicity"];
 

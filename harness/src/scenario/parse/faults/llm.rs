@@ -2,6 +2,39 @@
 
 use super::*;
 
+/// A fault on the mock LLM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LlmFault {
+    /// Answer with an error status and an OpenAI-shaped body.
+    Error {
+        /// HTTP status: 401, 403, 404, 429, 500 or 503.
+        status: u16,
+        /// Retry-After seconds for 429.
+        retry_after_secs: Option<u64>,
+    },
+    /// Wait before the first byte.
+    DelayFirstByte {
+        /// How long.
+        delay: Duration,
+    },
+    /// Send some SSE chunks, then stall with the connection open.
+    Stall {
+        /// Chunks sent before the stall.
+        after_chunks: u32,
+    },
+    /// Pace each streamed token.
+    SlowTokens {
+        /// Pause per token.
+        per_token: Duration,
+    },
+    /// Close the connection without answering.
+    DropConnection,
+    /// Answer 200 with a broken body.
+    Malformed,
+    /// Accept and never answer.
+    Hang,
+}
+
 /// The keys of an LLM fault's target: the mock, and which of its requests.
 const LLM_TARGET: &[&str] = &["service", "model", "times"];
 

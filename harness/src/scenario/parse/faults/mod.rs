@@ -1,9 +1,10 @@
 //! `[[faults]]`: what is injected, where, when and for how long.
 //!
 //! Every fault kind is one row of the registry ([`fault_kinds`]): its name, what it acts on, its
-//! keys, whether it is in place before the topology starts, and its reader. The rows live with
-//! their readers, one file per family; adding a kind is one row (and its reader) here, its
-//! inject and heal in `runner/faults/`, and its row in `docs/scenarios.md`.
+//! keys, whether it is in place before the topology starts, and its reader. Each family's file
+//! holds its types, its rows and their readers; adding a kind is a variant, a row and a reader
+//! in its family's file here, its inject and heal in its family's file of `runner/faults/`, and
+//! its row in `docs/scenarios.md`.
 
 mod clock;
 mod config;
@@ -13,6 +14,12 @@ mod port;
 mod process;
 mod rabbitmq;
 mod tokens;
+
+pub use link::{LinkFault, Stream};
+pub use llm::LlmFault;
+pub use process::ProcessFault;
+pub use rabbitmq::BrokerFault;
+pub use tokens::TokenFault;
 
 use std::time::Duration;
 

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// A fault on a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessFault {
+    /// SIGKILL; the heal starts the service again.
+    Kill,
+    /// SIGSTOP; the heal sends SIGCONT.
+    Pause,
+}
+
 /// The service kinds that run as processes, as the docs and the error say them.
 const PROCESS_KINDS: &str = "process, openclaw, rabbitmq, tansu, bridge";
 

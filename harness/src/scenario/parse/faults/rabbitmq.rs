@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// What a fault does to a RabbitMQ node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerFault {
+    /// `rabbitmqctl close_all_connections`: every client gets 320 CONNECTION_FORCED.
+    CloseConnections,
+    /// `set_vhost_limits '{"max-connections": N}'`: new connections past N get 530; the heal
+    /// clears the limit.
+    ConnectionLimit(u32),
+    /// A memory high watermark so low that publishers get `connection.blocked`; the heal sets
+    /// it back to 0.4.
+    MemoryAlarm,
+}
+
 /// A RabbitMQ fault kind: its name, its name before the `rabbitmq_` prefix (kept as an alias
 /// for one release), parameters and reader.
 macro_rules! rabbitmq {

@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// What a fault does to the token service (healed by resetting it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFault {
+    /// Its port refuses connections.
+    Down,
+    /// It answers this status with an OAuth error.
+    Error {
+        /// The status.
+        status: u16,
+    },
+    /// Tokens minted from now on live this long.
+    Ttl(Duration),
+    /// Its clock is this many seconds off (negative: behind).
+    Clock(i64),
+}
+
 /// A token-service fault kind: its name, parameters and reader.
 macro_rules! tokens {
     ($name:literal, $params:expr, $read:expr) => {
