@@ -95,7 +95,7 @@ pub async fn inject(fault: &FaultSpec, cx: &mut FaultCx<'_>) -> Result<Undo, Fau
             times,
             fault: f,
         } => llm::inject(service, f, model.as_deref(), *times, topology).await,
-        FaultAction::Process { service, fault: f } => process::inject(service, *f, topology),
+        FaultAction::Process { service, fault: f } => process::inject(service, *f, topology).await,
         FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. } => port::inject(fault),
         FaultAction::Tokens { service, fault: f } => tokens::inject(service, *f, topology).await,
         FaultAction::ClockSkew {

@@ -1,18 +1,23 @@
-//! Process faults: SIGKILL (healed by starting the service again) or SIGSTOP (healed by
-//! SIGCONT), to the service's whole process group.
+//! Process faults: SIGKILL (healed by starting the service again), SIGSTOP (healed by
+//! SIGCONT), to the service's whole process group, or a graceful restart (nothing to heal).
 
 use super::{Topology, Undo};
 use crate::backend::Signal;
 use crate::scenario::ProcessFault;
 
-pub(super) fn inject(
+pub(super) async fn inject(
     service: &str,
     fault: ProcessFault,
-    topology: &Topology,
+    topology: &mut Topology,
 ) -> Result<Undo, String> {
     let signal = match fault {
         ProcessFault::Kill => Signal::Kill,
         ProcessFault::Pause => Signal::Stop,
+        ProcessFault::Restart => {
+            return super::restart(topology, service)
+                .await
+                .map(|()| Undo::Nothing);
+        }
     };
     topology
         .services
@@ -29,6 +34,7 @@ pub(super) async fn heal(
     topology: &mut Topology,
 ) -> Result<(), String> {
     match fault {
+        ProcessFault::Restart => Ok(()),
         ProcessFault::Kill => super::restart(topology, service).await,
         ProcessFault::Pause => {
             topology

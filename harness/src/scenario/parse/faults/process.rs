@@ -9,6 +9,9 @@ pub enum ProcessFault {
     Kill,
     /// SIGSTOP; the heal sends SIGCONT.
     Pause,
+    /// A graceful restart, as a deploy does it: SIGTERM (SIGKILL after the grace), then
+    /// started again on the same address, all at injection; the heal has nothing to undo.
+    Restart,
 }
 
 /// The service kinds that run as processes, as the docs and the error say them.
@@ -32,6 +35,15 @@ pub(super) const KINDS: &[FaultKind] = &[
         params: &[],
         before_start: false,
         read: |t, refs| read_process(t, "pause", refs, ProcessFault::Pause),
+    },
+    FaultKind {
+        name: "restart",
+        aliases: &[],
+        targets: PROCESS_KINDS,
+        target_keys: &["service"],
+        params: &[],
+        before_start: false,
+        read: |t, refs| read_process(t, "restart", refs, ProcessFault::Restart),
     },
 ];
 
