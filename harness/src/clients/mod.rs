@@ -1,5 +1,6 @@
 //! Typed HTTP clients for the services the harness controls.
 
+pub mod controls;
 pub mod mock_llm;
 pub mod token_service;
 pub mod toxiproxy;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::{ExitWatch, LogBuffer, Tool};
-use crate::clients::mock_llm::MockLlmClient;
+use crate::clients::controls::Controls;
 use crate::scenario::{Family, ProbeKind, ProbeSpec, Target};
 
 /// One evaluation of a probe.
@@ -73,8 +73,8 @@ pub struct ProbeContext {
     pub services: Services,
     /// Link (proxy) listen addresses by name.
     pub links: BTreeMap<String, SocketAddr>,
-    /// Mock LLM control clients by service name.
-    pub mock_llms: BTreeMap<String, MockLlmClient>,
+    /// The services' control clients (the mock LLMs', the token services').
+    pub controls: Controls,
     /// Values patterns can refer to (ports, pids).
     pub vars: vars::Vars,
     /// The task ledger, when the scenario has one.
@@ -173,7 +173,7 @@ pub async fn evaluate(
             },
             None => (false, format!("service {service} is not running")),
         },
-        ProbeKind::LlmJournal { service, check } => match context.mock_llms.get(service) {
+        ProbeKind::LlmJournal { service, check } => match context.controls.mock_llms.get(service) {
             Some(client) => journal::evaluate(client, check, context).await,
             None => (false, format!("{service} is not a running mock LLM")),
         },

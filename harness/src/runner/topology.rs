@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::backend::ports::{free_port, free_port_both_families, free_privileged_port};
 use crate::backend::{Backend, BackendError, Ready, Recipe, RunDir, Service, StartContext};
-use crate::clients::mock_llm::MockLlmClient;
-use crate::clients::token_service::TokenServiceClient;
 use crate::clients::toxiproxy::ToxiproxyClient;
 use crate::observer::RunEvent;
 use crate::probe::{ProbeContext, ServiceView};
-use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceKind, ServiceSpec, Target};
+use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceSpec, Target};
+use crate::services::Queue;
 use crate::services::squatter::SquatterRecipe;
 
 /// How long a RabbitMQ node may take to accept an AMQP login (5–7 s idle here, ~20 s under
@@ -72,8 +71,6 @@ pub struct Topology {
     pub squatters: BTreeMap<String, Box<dyn Service>>,
     /// The ledger's publisher and collector, once the topology is up.
     pub ledger_client: Option<crate::ledger::LedgerClient>,
-    /// Token service control clients by service name.
-    pub token_services: BTreeMap<String, TokenServiceClient>,
     /// When each before-start fault was put in place.
     pub injected_before_start: BTreeMap<String, Instant>,
     fixed_ports: BTreeMap<String, u16>,
@@ -109,7 +106,6 @@ impl Topology {
             proxy_prefix: None,
             start_order: Vec::new(),
             squatters: BTreeMap::new(),
-            token_services: BTreeMap::new(),
             ledger_client: None,
             injected_before_start: BTreeMap::new(),
             fixed_ports: BTreeMap::new(),
@@ -159,8 +155,12 @@ impl Topology {
             && let Some(broker) = topology.services.get(&spec.broker)
         {
             let ledger = crate::ledger::Ledger::new(spec.budget).with_task_bytes(spec.task_bytes);
-            let client = match scenario.services.get(&spec.broker).map(|s| &s.kind) {
-                Some(ServiceKind::Tansu { .. }) => {
+            let queue = scenario
+                .services
+                .get(&spec.broker)
+                .and_then(|s| crate::services::kind(s).queue);
+            let client = match queue {
+                Some(Queue::Kafka) => {
                     let (access, admin) = topology.kafka_access(&spec.broker)?;
                     crate::ledger::kafka::start(
                         ledger.clone(),
@@ -170,7 +170,7 @@ impl Topology {
                         spec.prompt.clone(),
                     )
                 }
-                _ => crate::ledger::rabbitmq::start(
+                Some(Queue::Amqp) | None => crate::ledger::rabbitmq::start(
                     ledger.clone(),
                     broker.addr().port(),
                     spec.rate,
@@ -188,8 +188,10 @@ impl Topology {
     /// now, before either exists.
     fn plan_advertised_links(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
         for link in scenario.links.values() {
-            if let Some(ServiceKind::Tansu { .. }) =
-                scenario.services.get(&link.to).map(|s| &s.kind)
+            if let Some(Queue::Kafka) = scenario
+                .services
+                .get(&link.to)
+                .and_then(|s| crate::services::kind(s).queue)
             {
                 let port = free_port().map_err(BackendError::from)?;
                 self.link_ports.insert(link.name.clone(), port);
@@ -338,24 +340,15 @@ impl Topology {
         on_event: &mut impl FnMut(RunEvent),
     ) -> Result<(), TopologyError> {
         let context = self.start_context();
-        let recipe = crate::services::kind(spec).recipe;
+        let kind = crate::services::kind(spec);
+        let recipe = kind.recipe;
         let service = backend.start(&spec.name, recipe.as_ref(), &context).await?;
         self.probe_context
             .services
             .insert(spec.name.clone(), view_of(service.as_ref()));
-        if let ServiceKind::MockLlm { .. } = spec.kind {
-            self.probe_context.mock_llms.insert(
-                spec.name.clone(),
-                MockLlmClient::new(format!("http://{}", service.addr())),
-            );
-        }
-        if let (ServiceKind::TokenService { .. }, Some(control)) =
-            (&spec.kind, service.control_addr())
-        {
-            self.token_services.insert(
-                spec.name.clone(),
-                TokenServiceClient::new(format!("http://{control}")),
-            );
+        if let Some(api) = kind.control {
+            let addr = service.control_addr().unwrap_or(service.addr());
+            self.probe_context.controls.add(&spec.name, api, addr);
         }
         self.services.insert(spec.name.clone(), service);
         self.start_order.push(spec.name.clone());

@@ -13,6 +13,7 @@ pub mod tansu;
 pub mod token_service;
 
 use crate::backend::Recipe;
+use crate::clients::controls::ControlApi;
 use crate::prereq::need::Prerequisite;
 use crate::scenario::{ServiceKind, ServiceSpec};
 
@@ -22,6 +23,21 @@ pub struct Kind<'a> {
     pub recipe: Box<dyn Recipe + 'a>,
     /// What it needs on this machine.
     pub needs: Vec<Prerequisite>,
+    /// The control API the harness drives it through, if it has one.
+    pub control: Option<ControlApi>,
+    /// The queue protocol it serves, for a broker (the ledger speaks it).
+    pub queue: Option<Queue>,
+}
+
+/// The protocol of a broker's task and result queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// AMQP 0-9-1 (RabbitMQ).
+    Amqp,
+    /// The Kafka protocol (Tansu). A Kafka broker advertises one address and clients follow it,
+    /// so a link that leads to one gets its port before either starts, for the broker to
+    /// advertise.
+    Kafka,
 }
 
 /// The kind of `spec`: its recipe and what it needs.
@@ -30,6 +46,8 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
         ServiceKind::MockLlm { models, reply } => Kind {
             recipe: Box::new(mock_llm::MockLlmRecipe { models, reply }),
             needs: Vec::new(),
+            control: Some(ControlApi::MockLlm),
+            queue: None,
         },
         ServiceKind::TokenService {
             algorithm,
@@ -42,20 +60,28 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
                 clock_offset_secs: *clock_offset_secs,
             }),
             needs: Vec::new(),
+            control: Some(ControlApi::TokenService),
+            queue: None,
         },
         ServiceKind::OpenClaw(spec) => Kind {
             recipe: Box::new(openclaw::GatewayRecipe { spec }),
             needs: vec![Prerequisite::OpenClaw, Prerequisite::Program("lsof".into())],
+            control: None,
+            queue: None,
         },
         ServiceKind::RabbitMq { tokens } => Kind {
             recipe: Box::new(rabbitmq::NodeRecipe {
                 tokens: tokens.as_deref(),
             }),
             needs: vec![Prerequisite::RabbitMq],
+            control: None,
+            queue: Some(Queue::Amqp),
         },
         ServiceKind::Tansu { scram } => Kind {
             recipe: Box::new(tansu::BrokerRecipe { scram: *scram }),
             needs: vec![Prerequisite::Tansu],
+            control: None,
+            queue: Some(Queue::Kafka),
         },
         ServiceKind::Bridge(bridge) => Kind {
             recipe: Box::new(bridge::BridgeRecipe { spec: bridge }),
@@ -64,6 +90,8 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             } else {
                 vec![Prerequisite::Bridge]
             },
+            control: None,
+            queue: None,
         },
         ServiceKind::Process {
             command,
@@ -82,6 +110,8 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
                 .map(|program| Prerequisite::Program(program.clone()))
                 .into_iter()
                 .collect(),
+            control: None,
+            queue: None,
         },
     }
 }

@@ -30,6 +30,7 @@ pub(super) async fn heal(service: &str, topology: &Topology) -> Result<(), Strin
 fn client<'t>(topology: &'t Topology, service: &str) -> Result<&'t MockLlmClient, String> {
     topology
         .probe_context
+        .controls
         .mock_llms
         .get(service)
         .ok_or_else(|| format!("{service} is not a mock LLM"))

@@ -29,6 +29,8 @@ pub(super) async fn heal(service: &str, topology: &Topology) -> Result<(), Strin
 
 fn client<'a>(topology: &'a Topology, service: &str) -> Result<&'a TokenServiceClient, String> {
     topology
+        .probe_context
+        .controls
         .token_services
         .get(service)
         .ok_or_else(|| format!("no token service named {service} is running"))
