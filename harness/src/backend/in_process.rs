@@ -1,5 +1,5 @@
 //! Servers that run as tasks inside the harness (the mock LLM, the token service) as a
-//! [`Service`]: one implementation, [`InProcess`]; each server only says where it listens and
+//! [`Service`]: one implementation (`InProcess`, made by [`serve`]); each server only says where it listens and
 //! how it stops.
 
 use std::future::Future;

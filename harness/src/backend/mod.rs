@@ -339,4 +339,11 @@ impl StartContext {
             None => ports::free_port(),
         }
     }
+
+    /// The folder of `service` in the run folder, made if it is not there yet.
+    pub fn service_dir(&self, service: &str) -> std::io::Result<PathBuf> {
+        let dir = self.run_dir.join(service);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
 }

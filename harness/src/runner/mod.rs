@@ -1,5 +1,15 @@
 //! The runner: brings a topology up, waits for steady state, plays the fault timeline, judges
 //! every expectation with time-to-detect and time-to-recover, and tears everything down.
+//!
+//! Who owns what:
+//! - [`topology::Topology`] owns every resource of a run (run folder, services, proxy, links,
+//!   the ledger's clients) and starts services through their recipe (`crate::services`) on a
+//!   backend, waiting until each is ready; dropping it tears everything down.
+//! - `timeline::Timeline` plays one run: steady state, each fault's injection and heal on
+//!   schedule (keeping what each injection returned for its heal), the probes' pollers, and
+//!   the verdicts, which `verdict` decides as pure functions of the observations.
+//! - [`faults`] injects and heals, one file per fault family.
+//! - [`outcome`] is what a run reports; the [`crate::observer`] hears its events as they happen.
 
 pub mod faults;
 mod interrupt;

@@ -70,8 +70,7 @@ fn prepare(
     context: &StartContext,
 ) -> Result<Plan, BackendError> {
     let binary = locate_binary().map_err(|e| BackendError::setup(service, e))?;
-    let dir = context.run_dir.join(service);
-    std::fs::create_dir_all(&dir)?;
+    let dir = context.service_dir(service)?;
     let port = context.port_for(service)?;
     let addr = |target: &Target, what: &str| {
         match target {

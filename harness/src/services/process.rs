@@ -20,8 +20,7 @@ pub struct ProcessRecipe<'a> {
 
 impl Recipe for ProcessRecipe<'_> {
     fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
-        let dir = context.run_dir.join(name);
-        std::fs::create_dir_all(&dir)?;
+        let dir = context.service_dir(name)?;
         let port = context.port_for(name)?;
         let fill = |text: &str| substitute(text, port, &context.run_dir, &dir);
         let launch = Launch {
