@@ -1,6 +1,6 @@
 //! Servers that run as tasks inside the harness (the mock LLM, the token service) as a
-//! [`Service`]: one implementation (`InProcess`, made by [`serve`]); each server only says where it listens and
-//! how it stops.
+//! [`Service`]: one implementation (`InProcess`, made by [`serve`]); each server only says
+//! where it listens and how it stops.
 
 use std::future::Future;
 use std::net::SocketAddr;
