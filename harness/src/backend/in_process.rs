@@ -79,8 +79,10 @@ impl<S: InProcessServer> Service for InProcess<S> {
         self.exit.clone()
     }
 
-    fn signal(&self, _signal: Signal) -> Result<(), BackendError> {
-        Err(self.unsupported("signals (it runs inside the harness)"))
+    fn signal(&self, _signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(std::future::ready(Err(
+            self.unsupported("signals (it runs inside the harness)")
+        )))
     }
 
     fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {

@@ -207,7 +207,7 @@ pub trait Service: Send + Sync {
         })
     }
     /// Delivers a signal to the service (its whole process group).
-    fn signal(&self, signal: Signal) -> Result<(), BackendError>;
+    fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Starts it again after it ended, on the same address.
     fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Stops it gracefully (then forcefully); idempotent.

@@ -273,17 +273,18 @@ impl Service for ProcessService {
         self.version.clone()
     }
 
-    fn signal(&self, sig: Signal) -> Result<(), BackendError> {
+    fn signal(&self, sig: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
         let sig = match sig {
             Signal::Kill => signal::Signal::SIGKILL,
             Signal::Term => signal::Signal::SIGTERM,
             Signal::Stop => signal::Signal::SIGSTOP,
             Signal::Cont => signal::Signal::SIGCONT,
         };
-        self.kill_group(sig).map_err(|source| BackendError::Signal {
+        let result = self.kill_group(sig).map_err(|source| BackendError::Signal {
             service: self.launch.service.clone(),
             source,
-        })
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {

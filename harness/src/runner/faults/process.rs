@@ -24,6 +24,7 @@ pub(super) async fn inject(
         .get(service)
         .ok_or_else(|| format!("no service {service}"))?
         .signal(signal)
+        .await
         .map(|()| Undo::Nothing)
         .map_err(|e| e.to_string())
 }
@@ -42,6 +43,7 @@ pub(super) async fn heal(
                 .get(service)
                 .ok_or_else(|| format!("no service {service}"))?
                 .signal(Signal::Cont)
+                .await
                 .map_err(|e| e.to_string())?;
             topology.publish_vars(service);
             Ok(())
