@@ -5,6 +5,7 @@
 //! knows no kind. The process backend ([`process::ProcessBackend`]: local process groups, and
 //! servers inside the harness) is the one there is today.
 
+mod choice;
 pub mod in_process;
 pub mod logs;
 mod members;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+pub use choice::default_backend;
 pub use logs::LogBuffer;
 pub use rundir::RunDir;
 pub use tool::{Tool, ToolError, ToolOutput};

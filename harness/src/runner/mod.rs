@@ -27,7 +27,6 @@ pub use outcome::{
 };
 
 use crate::backend::Backend;
-use crate::backend::process::ProcessBackend;
 use crate::observer::{Observer, RunEvent, RunName};
 use crate::scenario::{ExpectKind, Scenario};
 use timeline::Timeline;
@@ -50,7 +49,7 @@ pub struct Runner {
 
 impl Default for Runner {
     fn default() -> Self {
-        Self::new(Arc::new(ProcessBackend))
+        Self::new(crate::backend::default_backend())
     }
 }
 
