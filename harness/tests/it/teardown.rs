@@ -77,6 +77,46 @@ impl Observer for PanicOnFault {
     }
 }
 
+/// A temporary folder of the test's own, removed when the test ends, passed or failed.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        Self(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The harness under test, killed if the test ends (an assertion failed) while it still runs.
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn alive(pid: u32) -> bool {
     kill(Pid::from_raw(pid as i32), None).is_ok()
 }
@@ -175,21 +215,23 @@ fn a_panic_mid_run_leaves_no_process_port_or_folder() {
 
 #[test]
 fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_folder() {
-    let tmp = std::env::temp_dir().join(format!("clawchaos-sigkill-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let scratch = Scratch::new("clawchaos-sigkill");
+    let tmp = scratch.0.clone();
     let file = tmp.join("teardown.toml");
     std::fs::write(&file, SCENARIO).expect("scenario file");
 
-    let mut harness = Command::new(env!("CARGO_BIN_EXE_clawchaos"))
-        .args(["run"])
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(tmp.join("report"))
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn clawchaos");
+    let mut harness = Running(
+        Command::new(env!("CARGO_BIN_EXE_clawchaos"))
+            .args(["run"])
+            .arg(&file)
+            .arg("--report-dir")
+            .arg(tmp.join("report"))
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn clawchaos"),
+    );
     let stderr = harness.stderr.take().expect("stderr");
     let mut pids = Vec::new();
     let mut folder = None;
@@ -237,7 +279,6 @@ fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_
             .is_empty()),
         "processes of the dead run remain"
     );
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 /// A service whose child leaves its process group (a session of its own, as OpenClaw's
@@ -272,21 +313,23 @@ within = "30s"
 
 #[test]
 fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
-    let tmp = std::env::temp_dir().join(format!("clawchaos-sigint-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let scratch = Scratch::new("clawchaos-sigint");
+    let tmp = scratch.0.clone();
     let file = tmp.join("detached.toml");
     std::fs::write(&file, DETACHED).expect("scenario file");
 
-    let mut harness = Command::new(env!("CARGO_BIN_EXE_clawchaos"))
-        .args(["run"])
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(tmp.join("report"))
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn clawchaos");
+    let mut harness = Running(
+        Command::new(env!("CARGO_BIN_EXE_clawchaos"))
+            .args(["run"])
+            .arg(&file)
+            .arg("--report-dir")
+            .arg(tmp.join("report"))
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn clawchaos"),
+    );
     let stderr = harness.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut folder = None;
@@ -324,7 +367,6 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
         left.is_empty(),
         "processes of the run outlived it: {left:?}"
     );
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 fn zombie(pid: u32) -> bool {
