@@ -281,42 +281,25 @@ fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_
     );
 }
 
-/// A service whose child leaves its process group (a session of its own, as OpenClaw's
-/// detached workers do): out of `killpg`'s reach.
-const DETACHED: &str = r#"
-name = "detached"
-
-[services.web]
-kind = "process"
-command = ["sh", "-c", "setsid python3 -m http.server {port} --bind 127.0.0.1 --directory {service_dir} & wait"]
-
-[probes.up]
-kind = "tcp"
-service = "web"
-
-[steady_state]
-probes = ["up"]
-
-[[faults]]
-name = "pause"
-kind = "pause"
-service = "web"
-at = "100ms"
-duration = "30s"
-
-[[expect]]
-kind = "detect"
-fault = "pause"
-probe = "up"
-within = "30s"
-"#;
+/// The same run with one service whose child leaves its process group (a session of its own,
+/// as OpenClaw's detached workers do): out of `killpg`'s reach.
+fn detached_scenario() -> String {
+    let (_, from_probes) = SCENARIO
+        .split_once("[probes.up]")
+        .expect("SCENARIO has [probes.up]");
+    format!(
+        "name = \"detached\"\n\n[services.web]\nkind = \"process\"\n\
+         command = [\"sh\", \"-c\", \"setsid python3 -m http.server {{port}} --bind 127.0.0.1 --directory {{service_dir}} & wait\"]\n\n\
+         [probes.up]{from_probes}"
+    )
+}
 
 #[test]
 fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
     let scratch = Scratch::new("clawchaos-sigint");
     let tmp = scratch.0.clone();
     let file = tmp.join("detached.toml");
-    std::fs::write(&file, DETACHED).expect("scenario file");
+    std::fs::write(&file, detached_scenario()).expect("scenario file");
 
     let mut harness = Running(
         Command::new(env!("CARGO_BIN_EXE_clawchaos"))
