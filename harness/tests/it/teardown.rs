@@ -97,6 +97,25 @@ impl Drop for Scratch {
 /// The harness under test, killed if the test ends (an assertion failed) while it still runs.
 struct Running(std::process::Child);
 
+impl Running {
+    /// `clawchaos run FILE`, with its temporary files and report under `tmp` and its progress
+    /// on a pipe.
+    fn scenario(file: &Path, tmp: &Path) -> Self {
+        Self(
+            Command::new(env!("CARGO_BIN_EXE_clawchaos"))
+                .args(["run"])
+                .arg(file)
+                .arg("--report-dir")
+                .arg(tmp.join("report"))
+                .env("TMPDIR", tmp)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn clawchaos"),
+        )
+    }
+}
+
 impl std::ops::Deref for Running {
     type Target = std::process::Child;
     fn deref(&self) -> &Self::Target {
@@ -220,18 +239,7 @@ fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_
     let file = tmp.join("teardown.toml");
     std::fs::write(&file, SCENARIO).expect("scenario file");
 
-    let mut harness = Running(
-        Command::new(env!("CARGO_BIN_EXE_clawchaos"))
-            .args(["run"])
-            .arg(&file)
-            .arg("--report-dir")
-            .arg(tmp.join("report"))
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn clawchaos"),
-    );
+    let mut harness = Running::scenario(&file, &tmp);
     let stderr = harness.stderr.take().expect("stderr");
     let mut pids = Vec::new();
     let mut folder = None;
@@ -301,18 +309,7 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
     let file = tmp.join("detached.toml");
     std::fs::write(&file, detached_scenario()).expect("scenario file");
 
-    let mut harness = Running(
-        Command::new(env!("CARGO_BIN_EXE_clawchaos"))
-            .args(["run"])
-            .arg(&file)
-            .arg("--report-dir")
-            .arg(tmp.join("report"))
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn clawchaos"),
-    );
+    let mut harness = Running::scenario(&file, &tmp);
     let stderr = harness.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut folder = None;
