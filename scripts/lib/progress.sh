@@ -20,7 +20,10 @@ with_progress() {
   : >"$log"
   "$@" >>"$log" 2>&1 &
   local pid=$!
-  # Stop the step with us: Ctrl-C or a failure of the caller must not leave it running.
+  # Stop the step with us: Ctrl-C or a failure of the caller must not leave it running. The
+  # caller's own traps are put back afterwards.
+  local caller_traps
+  caller_traps=$(trap -p INT TERM)
   trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
   local waited=0
   while kill -0 "$pid" 2>/dev/null; do
@@ -36,6 +39,7 @@ with_progress() {
   local status=0
   wait "$pid" || status=$?
   trap - INT TERM
+  eval "$caller_traps"
   if [ "$status" -ne 0 ]; then
     echo "$label: failed (exit $status) after $(progress_elapsed $((SECONDS - start))); last lines of $log:" >&2
     tail -n 20 "$log" | sed 's/^/    /' >&2
