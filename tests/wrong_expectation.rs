@@ -10,8 +10,10 @@ mod common;
 fn asserting_a_retry_after_a_401_fails_naming_expectation_observation_and_budget() {
     let outcome = common::run_altered(
         "llm/api-key-invalid.toml",
-        "min_requests = 1\nmax_requests = 1",
-        "min_requests = 2\nmax_requests = 2",
+        &[(
+            "min_requests = 1\nmax_requests = 1",
+            "min_requests = 2\nmax_requests = 2",
+        )],
     );
 
     assert!(

@@ -6,17 +6,22 @@ use clawchaos::observer::Silent;
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
 use clawchaos::scenario::parse_str;
 
-/// Runs `scenarios/<relative>` with `from` replaced by `to` (which must change the file).
-pub fn run_altered(relative: &str, from: &str, to: &str) -> ScenarioOutcome {
+/// Runs `scenarios/<relative>` with each `(from, to)` replacement made (each must change the
+/// file).
+pub fn run_altered(relative: &str, changes: &[(&str, &str)]) -> ScenarioOutcome {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(relative);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let altered = text.replace(from, to);
-    assert_ne!(
-        text, altered,
-        "{relative} no longer contains {from:?}; update this test"
-    );
+    let mut altered = text;
+    for (from, to) in changes {
+        let changed = altered.replace(from, to);
+        assert_ne!(
+            altered, changed,
+            "{relative} no longer contains {from:?}; update this test"
+        );
+        altered = changed;
+    }
     let scenario = parse_str(&file, &altered).expect("still a valid scenario");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime
