@@ -1,11 +1,64 @@
 //! Loopback ports and programs named by environment: the small helpers every service kind's
 //! plan uses, whatever backend runs it.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-/// Picks a free loopback port by binding port 0.
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
+
+/// The lowest port [`free_port`] hands out.
+const LOWEST: u16 = 10_000;
+
+/// Ports handed out by [`free_port`] in this process, never handed out again.
+static ISSUED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// Picks a free loopback port for a service to bind later (a port planned before its program
+/// starts).
+///
+/// It comes from below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), never
+/// from port 0: a port the kernel picks for a listener is one it also gives outgoing
+/// connections as their source port, so another run's client could take it between the choice
+/// and the service's bind (seen at `-j 2`: RabbitMQ's distribution port, "dist_port_already_used
+/// ... not_erlang"). A port is handed out once per process, so parallel runs never plan the
+/// same one.
 pub fn free_port() -> std::io::Result<u16> {
+    let ephemeral = ephemeral_range_start();
+    if ephemeral < LOWEST + 1_000 {
+        return kernel_port();
+    }
+    let span = ephemeral - LOWEST;
+    let offset = SmallRng::from_os_rng().random_range(0..span);
+    let mut issued = ISSUED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if issued.len() >= usize::from(span) {
+        issued.clear();
+    }
+    for step in 0..span {
+        let port = LOWEST + (offset + step) % span;
+        if !issued.contains(&port) && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            issued.insert(port);
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "no free port on 127.0.0.1 between {LOWEST} and {ephemeral}"
+    )))
+}
+
+/// The first port of the kernel's ephemeral range (32768 when it cannot be read).
+fn ephemeral_range_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+/// A port the kernel picks (when there is no room below its ephemeral range).
+fn kernel_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }
@@ -43,4 +96,25 @@ pub fn free_privileged_port() -> std::io::Result<u16> {
         }
     }
     Err(std::io::Error::other("no free port below 1024"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_ports_are_below_the_ephemeral_range_and_never_handed_out_twice() {
+        let ephemeral = ephemeral_range_start();
+        let ports: Vec<u16> = (0..200)
+            .map(|_| free_port().expect("a free port"))
+            .collect();
+        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
+        if ephemeral >= LOWEST + 1_000 {
+            assert!(
+                ports.iter().all(|p| (LOWEST..ephemeral).contains(p)),
+                "{ports:?} not all in {LOWEST}..{ephemeral}"
+            );
+        }
+    }
 }
