@@ -71,7 +71,7 @@
 //! (running what a recipe plans: local processes and in-process servers), [`ledger`] (tasks
 //! through the queue, each counted once), [`clients`] (the Toxiproxy and mock LLM APIs),
 //! [`prereq`] (what the scenarios need on this machine), [`report`] (summary table, JSON,
-//! JUnit) and [`observer`] (progress events).
+//! JUnit), [`observer`] (progress events) and [`tier`] (the CI tier's rule: what it must cover).
 
 #![warn(missing_docs)]
 
@@ -85,3 +85,4 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod services;
+pub mod tier;

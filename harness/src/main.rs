@@ -40,6 +40,9 @@ enum Command {
         /// Only scenarios whose name contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Only scenarios of this tier (ci: what CI runs on every change).
+        #[arg(long, value_parser = ["ci", "release"])]
+        tier: Option<String>,
         /// Where report.json and junit.xml go [default: $CARGO_TARGET_DIR/clawchaos or target/clawchaos].
         #[arg(long)]
         report_dir: Option<PathBuf>,
@@ -76,11 +79,26 @@ enum Command {
         #[command(subcommand)]
         action: ReportCommand,
     },
-    /// Lists scenarios: name, faults, description.
+    /// Lists scenarios: name, tier, faults, description.
     List {
         /// Scenario files or folders.
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
+        /// Only scenarios of this tier.
+        #[arg(long, value_parser = ["ci", "release"])]
+        tier: Option<String>,
+    },
+    /// Checks the CI tier's rule: every selftest, and for every fault kind, service kind and
+    /// scenario folder at least one scenario, in the CI tier. Prints what is missing (exit 1).
+    /// With --report, also picks the cheapest CI tier by the run times measured there.
+    Tier {
+        /// Scenario files or folders (the whole suite).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// A report.json of the whole suite with its control runs (`scripts/chaos` writes
+        /// one), or a folder of them (as the scenario tests write).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Lists the fault kinds scenario files can name: what each acts on and its keys
     /// (docs/scenarios.md says what each does and how it is healed).
@@ -153,11 +171,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             control,
             and_control,
             filter,
+            tier,
             report_dir,
             keep,
             jobs,
         } => {
-            let Some(scenarios) = load_all(&paths, filter.as_deref())? else {
+            let Some(mut scenarios) = load_all(&paths, filter.as_deref())? else {
+                return Ok(ExitCode::from(2));
+            };
+            if !keep_tier(&mut scenarios, tier.as_deref()) {
                 return Ok(ExitCode::from(2));
             };
             if !prerequisites_present(&scenarios) {
@@ -219,10 +241,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             );
             write_and_summarise(&outcomes, &dir)
         }
-        Command::List { paths } => {
-            let Some(scenarios) = load_all(&paths, None)? else {
+        Command::List { paths, tier } => {
+            let Some(mut scenarios) = load_all(&paths, None)? else {
                 return Ok(ExitCode::from(2));
             };
+            if !keep_tier(&mut scenarios, tier.as_deref()) {
+                return Ok(ExitCode::from(2));
+            }
             for s in &scenarios {
                 let faults: Vec<String> = s
                     .faults
@@ -230,14 +255,21 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     .map(|f| format!("{} ({})", f.name, f.kind))
                     .collect();
                 println!(
-                    "{}\n    file: {}\n    faults: {}\n    {}",
+                    "{}\n    file: {}\n    tier: {}\n    faults: {}\n    {}",
                     s.name,
                     s.source.display(),
+                    s.tier,
                     faults.join(", "),
                     s.description
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Tier { paths, report } => {
+            let Some(scenarios) = load_all(&paths, None)? else {
+                return Ok(ExitCode::from(2));
+            };
+            tier_check(&scenarios, report.as_deref())
         }
         Command::Faults => {
             let rows: Vec<[String; 3]> = clawchaos::scenario::fault_kinds()
@@ -290,6 +322,74 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Keeps only the scenarios of `tier` (all when `None`); says so and returns false when none
+/// is left.
+fn keep_tier(scenarios: &mut Vec<Scenario>, tier: Option<&str>) -> bool {
+    let Some(tier) = tier else { return true };
+    scenarios.retain(|s| s.tier.name() == tier);
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario of tier {tier:?} among those given");
+        return false;
+    }
+    true
+}
+
+/// `clawchaos tier`: the rule's gaps, and with a report the cheapest cover.
+fn tier_check(scenarios: &[Scenario], report: Option<&Path>) -> anyhow::Result<ExitCode> {
+    use clawchaos::tier;
+    let in_ci: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| s.tier == scenario::Tier::Ci)
+        .collect();
+    println!(
+        "{} of {} scenario(s) in the CI tier",
+        in_ci.len(),
+        scenarios.len()
+    );
+    if let Some(report) = report {
+        let reports = report::merge::find_reports(&[report.to_path_buf()], None)?;
+        let outcomes = report::merge::merge(&reports)
+            .with_context(|| format!("reading {}", report.display()))?;
+        let costs = tier::costs_from_report(&outcomes);
+        let cost_of = |s: &Scenario| costs.get(&s.name).copied();
+        let suite: Duration = scenarios.iter().filter_map(cost_of).sum();
+        let current: Duration = in_ci.iter().filter_map(|s| cost_of(s)).sum();
+        let share = |d: Duration| 100.0 * d.as_secs_f64() / suite.as_secs_f64().max(1e-9);
+        println!(
+            "measured (runs and control runs, summed): the suite {:.0} s, the CI tier {:.0} s ({:.0} %)",
+            suite.as_secs_f64(),
+            current.as_secs_f64(),
+            share(current)
+        );
+        let cover = tier::cheapest_cover(scenarios, cost_of);
+        println!(
+            "the cheapest CI tier that keeps the rule: {} scenario(s), {:.0} s ({:.0} %):",
+            cover.chosen.len(),
+            cover.cost().as_secs_f64(),
+            share(cover.cost())
+        );
+        for (name, cost) in &cover.chosen {
+            let mark = match scenarios.iter().find(|s| &s.name == name) {
+                Some(s) if s.tier == scenario::Tier::Ci => "",
+                _ => "  (not in the CI tier now)",
+            };
+            println!("  {name:45} {:6.1} s{mark}", cost.as_secs_f64());
+        }
+        for name in &cover.unmeasured {
+            println!("  note: {name} has no run in the report; counted as the dearest one");
+        }
+    }
+    let gaps = tier::gaps(scenarios);
+    if gaps.is_empty() {
+        println!("the CI tier keeps the rule");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for gap in &gaps {
+        println!("missing: {gap}");
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// Loads and validates every scenario; prints every problem and returns `None` if any file is
@@ -426,11 +526,17 @@ fn print_outcome(outcome: &ScenarioOutcome) {
         eprintln!("    SKIP {name}: {reason}");
         return;
     }
-    let verdict = if outcome.passed { "PASS" } else { "FAIL" };
     eprintln!(
-        "    {verdict} {name} in {:.1}s",
+        "    {} {name} in {:.1}s",
+        outcome.label(),
         outcome.duration.as_secs_f64()
     );
+    if let Some(seen) = outcome.known_defect.as_ref().filter(|s| s.reproduced) {
+        eprintln!(
+            "      known defect reproduced, as expected: {} ({})",
+            seen.summary, seen.report
+        );
+    }
     for failure in outcome.failures() {
         eprintln!("      - {failure}");
     }
@@ -487,9 +593,23 @@ impl Observer for Progress {
             RunEvent::FaultHealed { fault } => format!("fault {fault} healed"),
             RunEvent::ExpectationDecided {
                 name,
+                passed,
+                known_defect: true,
+                detail,
+                ..
+            } if !run.control => {
+                if *passed {
+                    format!("XPASS {name}: the known defect did not show ({detail})")
+                } else {
+                    format!("xfail {name}: the known defect, as expected ({detail})")
+                }
+            }
+            RunEvent::ExpectationDecided {
+                name,
                 detect,
                 passed,
                 detail,
+                ..
             } => match (run.control && *detect, *passed) {
                 // A control run must fail its detects: that is its success.
                 (true, false) => {

@@ -53,6 +53,9 @@ pub enum RunEvent {
         detect: bool,
         /// Whether it passed.
         passed: bool,
+        /// Whether it watches a probe of the scenario's known defect (expected to fail while
+        /// the defect lasts).
+        known_defect: bool,
         /// What was seen.
         detail: String,
     },

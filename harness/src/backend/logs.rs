@@ -1,11 +1,13 @@
 //! Captured service output: kept in memory for log probes and written to the run folder.
 
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Lines a service printed (stdout and stderr interleaved as they arrived).
+/// Lines a service printed (stdout and stderr interleaved as they arrived), each with the
+/// wall-clock time it arrived (unix ms).
 #[derive(Debug, Clone, Default)]
 pub struct LogBuffer {
-    lines: Arc<Mutex<Vec<String>>>,
+    lines: Arc<Mutex<Vec<(u64, String)>>>,
 }
 
 impl LogBuffer {
@@ -14,18 +16,27 @@ impl LogBuffer {
         Self::default()
     }
 
-    /// Appends a line.
+    /// Appends a line, stamped with the time now.
     pub fn push(&self, line: String) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         if let Ok(mut lines) = self.lines.lock() {
-            lines.push(line);
+            lines.push((now, line));
         }
     }
 
-    /// How many lines match `regex`.
-    pub fn count_matching(&self, regex: &regex::Regex) -> usize {
+    /// How many lines match `regex`; with `since` (unix ms), only lines that arrived then or
+    /// later.
+    pub fn count_matching(&self, regex: &regex::Regex, since: Option<u64>) -> usize {
         self.lines
             .lock()
-            .map(|lines| lines.iter().filter(|l| regex.is_match(l)).count())
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter(|(at, l)| since.is_none_or(|s| *at >= s) && regex.is_match(l))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -33,7 +44,12 @@ impl LogBuffer {
     pub fn tail(&self, n: usize) -> Vec<String> {
         self.lines
             .lock()
-            .map(|lines| lines[lines.len().saturating_sub(n)..].to_vec())
+            .map(|lines| {
+                lines[lines.len().saturating_sub(n)..]
+                    .iter()
+                    .map(|(_, l)| l.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -140,6 +140,7 @@ pub async fn evaluate(
             regex,
             min_count,
             max_count,
+            since_last_event,
         } => match context.services.get(service) {
             Some(s) => {
                 let pattern = match context.vars.expand(regex) {
@@ -155,10 +156,20 @@ pub async fn evaluate(
                         return observation(started, false, format!("pattern /{pattern}/: {e}"));
                     }
                 };
-                let n = s.logs.count_matching(&regex);
+                let since = since_last_event.then(|| {
+                    context
+                        .last_event_unix_ms
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                });
+                let n = s.logs.count_matching(&regex, since);
+                let when = if since.is_some() {
+                    " since the latest injection or heal"
+                } else {
+                    ""
+                };
                 (
                     n >= *min_count && max_count.is_none_or(|max| n <= max),
-                    format!("{n} line(s) of {service} match /{regex}/"),
+                    format!("{n} line(s) of {service}{when} match /{regex}/"),
                 )
             }
             None => (false, format!("service {service} is not running")),

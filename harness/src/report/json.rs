@@ -36,5 +36,7 @@ mod tests {
         assert_eq!(v["skipped"], 1);
         assert_eq!(s["phases"]["setup"], 1000.0);
         assert!(v["scenarios"][3]["skipped"].is_string());
+        assert_eq!(s["tier"], "ci");
+        assert_eq!(v["scenarios"][2]["tier"], "release");
     }
 }

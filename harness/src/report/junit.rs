@@ -17,30 +17,30 @@ pub fn to_junit(outcomes: &[ScenarioOutcome]) -> String {
     xml.push_str(&format!("  <testsuite name=\"clawchaos\" {counts}>\n"));
     for o in outcomes {
         xml.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
             escape(&o.file.display().to_string()),
             escape(&display_name(o)),
             o.duration.as_secs_f64()
         ));
+        // The tier, so that a CI dashboard can tell a CI-tier failure from a release one.
+        xml.push_str(&format!(
+            "      <properties><property name=\"tier\" value=\"{}\" /></properties>\n",
+            o.tier
+        ));
         if let Some(reason) = &o.skipped {
             xml.push_str(&format!(
-                ">\n      <skipped message=\"{}\" />\n    </testcase>\n",
+                "      <skipped message=\"{}\" />\n",
                 escape(reason)
             ));
-            continue;
+        } else if !o.passed {
+            let failures = o.failures();
+            let message = failures.first().cloned().unwrap_or_else(|| "failed".into());
+            xml.push_str(&format!(
+                "      <failure message=\"{}\">{}</failure>\n",
+                escape(&message),
+                escape(&failures.join("\n"))
+            ));
         }
-        let failures = o.failures();
-        if o.passed {
-            xml.push_str(" />\n");
-            continue;
-        }
-        xml.push_str(">\n");
-        let message = failures.first().cloned().unwrap_or_else(|| "failed".into());
-        xml.push_str(&format!(
-            "      <failure message=\"{}\">{}</failure>\n",
-            escape(&message),
-            escape(&failures.join("\n"))
-        ));
         xml.push_str("    </testcase>\n");
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");
@@ -72,12 +72,18 @@ mod tests {
         let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="clawchaos" tests="4" failures="1" skipped="1" time="15.200">
   <testsuite name="clawchaos" tests="4" failures="1" skipped="1" time="15.200">
-    <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency" time="6.100" />
+    <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency" time="6.100">
+      <properties><property name="tier" value="ci" /></properties>
+    </testcase>
     <testcase classname="scenarios/selftest/latency.toml" name="selftest/latency (control)" time="6.100">
+      <properties><property name="tier" value="ci" /></properties>
       <failure message="control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault &lt;&amp;&gt;">control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault &lt;&amp;&gt;</failure>
     </testcase>
-    <testcase classname="scenarios/selftest/tolerated.toml" name="selftest/tolerated" time="3.000" />
+    <testcase classname="scenarios/selftest/tolerated.toml" name="selftest/tolerated" time="3.000">
+      <properties><property name="tier" value="release" /></properties>
+    </testcase>
     <testcase classname="scenarios/selftest/tolerated.toml" name="selftest/tolerated (control)" time="0.000">
+      <properties><property name="tier" value="release" /></properties>
       <skipped message="no detect expectations: a control run would have nothing to show" />
     </testcase>
   </testsuite>

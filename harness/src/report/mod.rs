@@ -98,6 +98,8 @@ pub(crate) mod fixtures {
             error: None,
             control_defects: vec![],
             ledger: None,
+            tier: crate::scenario::Tier::Ci,
+            known_defect: None,
         };
         let control = ScenarioOutcome {
             control: true,
@@ -123,6 +125,7 @@ pub(crate) mod fixtures {
             },
             faults: vec![],
             expectations: vec![],
+            tier: crate::scenario::Tier::Release,
             ..pass.clone()
         };
         let skipped = ScenarioOutcome {

@@ -46,13 +46,7 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
                     per_fault(|f| f.time_to_recover),
                 )
             };
-            [
-                display_name(o),
-                if o.passed { "PASS" } else { "FAIL" }.to_string(),
-                ttd,
-                ttr,
-                took(o),
-            ]
+            [display_name(o), o.label().to_string(), ttd, ttr, took(o)]
         })
         .collect();
     let mut widths = headers.map(str::len);

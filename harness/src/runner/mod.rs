@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 pub use interrupt::unless_interrupted;
 pub use outcome::{
-    ExpectationOutcome, FaultOutcome, Phases, ScenarioOutcome, ServiceStart, Verdict,
+    ExpectationOutcome, FaultOutcome, KnownDefectSeen, Phases, ScenarioOutcome, ServiceStart,
+    Verdict,
 };
 
 use crate::backend::Backend;
@@ -96,6 +97,8 @@ impl Runner {
             error: None,
             control_defects: Vec::new(),
             ledger: None,
+            tier: scenario.tier,
+            known_defect: None,
         };
         if options.control && !has_detects(scenario) {
             let reason = "no detect expectations: a control run would have nothing to show \
@@ -198,15 +201,33 @@ impl Runner {
         outcome.phases.steady_state = steady.min(timeline_took);
         outcome.phases.timeline = timeline_took.saturating_sub(outcome.phases.steady_state);
         outcome.duration = started.elapsed();
-        outcome.passed = if options.control {
-            outcome.error.is_none() && outcome.control_defects.is_empty()
-        } else {
-            outcome.error.is_none()
-                && outcome
-                    .expectations
-                    .iter()
-                    .all(|e| e.verdict != Verdict::Failed)
-        };
+        let failed: Vec<bool> = outcome
+            .expectations
+            .iter()
+            .filter(|e| e.verdict == Verdict::Failed)
+            .map(|e| {
+                scenario
+                    .known_defect
+                    .as_ref()
+                    .is_some_and(|d| d.probes.contains(&e.probe))
+            })
+            .collect();
+        let (passed, reproduced) = verdict::decide_run(
+            options.control,
+            outcome.error.is_some(),
+            outcome.control_defects.len(),
+            &failed,
+            scenario.known_defect.is_some(),
+        );
+        outcome.passed = passed;
+        if let (Some(defect), Some(reproduced)) = (&scenario.known_defect, reproduced) {
+            outcome.known_defect = Some(KnownDefectSeen {
+                summary: defect.summary.clone(),
+                report: defect.report.clone(),
+                probes: defect.probes.clone(),
+                reproduced,
+            });
+        }
         outcome
     }
 }

@@ -136,22 +136,82 @@ pub struct ScenarioOutcome {
     /// The task ledger's final counts, when the scenario has a ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger: Option<crate::ledger::Counts>,
+    /// The scenario's test tier (`ci` or `release`).
+    #[serde(default)]
+    pub tier: crate::scenario::Tier,
+    /// For a scenario that reproduces a known upstream defect: whether this run did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_defect: Option<KnownDefectSeen>,
+}
+
+/// What a run of a scenario with `[known_defect]` saw of the defect.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KnownDefectSeen {
+    /// What the component does wrong.
+    pub summary: String,
+    /// Where it is written up.
+    pub report: String,
+    /// The probes whose expectations fail while the defect lasts.
+    pub probes: Vec<String>,
+    /// Whether the run reproduced it: an expectation on one of `probes` failed, as it must
+    /// while the defect lasts. `false` with no error: they held, the defect looks fixed.
+    pub reproduced: bool,
 }
 
 impl ScenarioOutcome {
+    /// The verdict in one word: PASS, FAIL, SKIP, or for a known defect XFAIL (reproduced,
+    /// as expected) and XPASS (no longer reproduced: flagged, a failure).
+    pub fn label(&self) -> &'static str {
+        if self.skipped.is_some() {
+            return "SKIP";
+        }
+        match &self.known_defect {
+            Some(seen) if self.error.is_none() && !self.control && !self.others_failed(seen) => {
+                if seen.reproduced {
+                    "XFAIL"
+                } else {
+                    "XPASS"
+                }
+            }
+            _ if self.passed => "PASS",
+            _ => "FAIL",
+        }
+    }
+
+    /// Whether an expectation outside the defect's probes failed (a failure of its own).
+    fn others_failed(&self, seen: &KnownDefectSeen) -> bool {
+        self.expectations
+            .iter()
+            .any(|e| e.verdict == Verdict::Failed && !seen.probes.contains(&e.probe))
+    }
+
     /// The expectations that failed (for a control run: the defects).
     pub fn failures(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         if let Some(e) = &self.error {
             out.push(e.clone());
         }
+        if let Some(seen) = &self.known_defect
+            && !seen.reproduced
+            && self.error.is_none()
+        {
+            out.push(format!(
+                "known defect no longer reproduced: every expectation held. If it is fixed upstream, remove [known_defect] ({}: {})",
+                seen.report, seen.summary
+            ));
+        }
         if self.control {
             out.extend(self.control_defects.iter().cloned());
         } else {
+            let expected = |e: &ExpectationOutcome| {
+                self.known_defect
+                    .as_ref()
+                    .is_some_and(|seen| seen.probes.contains(&e.probe))
+            };
             out.extend(
                 self.expectations
                     .iter()
-                    .filter(|e| e.verdict == Verdict::Failed)
+                    .filter(|e| e.verdict == Verdict::Failed && !expected(e))
                     .map(|e| format!("expectation `{}` failed: {}", e.name, failure_text(e))),
             );
         }

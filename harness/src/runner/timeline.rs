@@ -499,6 +499,11 @@ impl<'s> Timeline<'s> {
                         name: e.spec.name.clone(),
                         detect: matches!(e.spec.kind, ExpectKind::Detect { .. }),
                         passed: verdict == Verdict::Passed,
+                        known_defect: self
+                            .scenario
+                            .known_defect
+                            .as_ref()
+                            .is_some_and(|d| d.probes.contains(&e.spec.probe)),
                         detail,
                     },
                 );

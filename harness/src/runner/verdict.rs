@@ -178,6 +178,29 @@ pub(super) fn ledger_outcomes(
     ]
 }
 
+/// A run's verdict once its expectations are judged: whether it passed and, for a scenario
+/// that reproduces a known defect (and not a control run), whether this run reproduced it.
+///
+/// `failed` holds one entry per failed expectation: whether it watches a probe of the known
+/// defect. A control run passes when nothing went wrong and no detect held without its fault
+/// (`control_defects`); a run passes when nothing went wrong, no expectation outside the
+/// defect failed, and the defect's expectations failed exactly when there is a defect.
+pub(super) fn decide_run(
+    control: bool,
+    error: bool,
+    control_defects: usize,
+    failed: &[bool],
+    known_defect: bool,
+) -> (bool, Option<bool>) {
+    let defect_failed = failed.iter().any(|&on_defect| on_defect);
+    let others_failed = failed.iter().any(|&on_defect| !on_defect);
+    if control {
+        return (!error && control_defects == 0, None);
+    }
+    let passed = !error && !others_failed && defect_failed == known_defect;
+    (passed, known_defect.then_some(!error && defect_failed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,6 +430,37 @@ mod tests {
             let [l, d] = ledger_outcomes(&counts, 30 * S, 2 * S, Some("refused"));
             assert_eq!((l.verdict, d.verdict), (lost, doubled), "{case}");
             assert!(l.detail.contains(detail), "{case}: {}", l.detail);
+        }
+    }
+
+    #[test]
+    fn a_run_passes_on_its_expectations_and_a_known_defect_must_show() {
+        // (control, error, control defects, failed expectations (on the defect?), defect)
+        //   -> (passed, reproduced)
+        type Case = (bool, bool, usize, &'static [bool], bool, (bool, Option<bool>));
+        let cases: &[Case] = &[
+            (false, false, 0, &[], false, (true, None)),
+            (false, false, 0, &[false], false, (false, None)),
+            (false, true, 0, &[], false, (false, None)),
+            // XFAIL: the defect's expectation failed, nothing else did.
+            (false, false, 0, &[true], true, (true, Some(true))),
+            // XPASS: every expectation held, so the defect did not show: a failure.
+            (false, false, 0, &[], true, (false, Some(false))),
+            // The defect showed, but something else failed too.
+            (false, false, 0, &[true, false], true, (false, Some(true))),
+            // A run that broke down shows nothing about the defect.
+            (false, true, 0, &[true], true, (false, Some(false))),
+            // Control runs: judged on their detects alone.
+            (true, false, 0, &[true, false], true, (true, None)),
+            (true, false, 1, &[], false, (false, None)),
+            (true, true, 0, &[], false, (false, None)),
+        ];
+        for (i, &(control, error, defects, failed, known, expected)) in cases.iter().enumerate() {
+            assert_eq!(
+                decide_run(control, error, defects, failed, known),
+                expected,
+                "case {i}"
+            );
         }
     }
 }

@@ -17,7 +17,9 @@ pub use diag::{Diagnostic, ScenarioError};
 pub use files::{discover, load, parse_str};
 pub use parse::faults::{
     BrokerFault, FaultKind, LinkFault, LlmFault, ProcessFault, Stream, TokenFault, fault_kinds,
+    kind_named as fault_kind,
 };
+pub use parse::services::SERVICE_KINDS;
 pub use reader::Spanned;
 
 /// One scenario: a topology, the probes that watch it, the faults and what must follow them.
@@ -47,6 +49,68 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// The task ledger, when the topology carries a broker.
     pub ledger: Option<LedgerSpec>,
+    /// Which test tier runs it: every change (`ci`) or only the release regression.
+    pub tier: Tier,
+    /// The upstream defect this scenario reproduces (`[known_defect]`): its expectations are
+    /// judged accordingly (see [`KnownDefect`]).
+    pub known_defect: Option<KnownDefect>,
+}
+
+/// A defect of a real component that the scenario reproduces (`[known_defect]`). The
+/// expectations on its `probes` failing is then the expected verdict (reported as `XFAIL`,
+/// not a failure); all of them passing is flagged (`XPASS`, a failure: the defect is gone, so
+/// the mark must go too). Every other expectation is judged as usual.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDefect {
+    /// One line: what the component does wrong.
+    pub summary: String,
+    /// Where it is written up: a file of `docs/` or an upstream issue's address.
+    pub report: String,
+    /// The probes whose expectations fail while the defect lasts.
+    pub probes: Vec<String>,
+}
+
+/// Which of the two test tiers a scenario belongs to (`tier = "ci"` in its file).
+///
+/// `cargo test --features chaos` (and so CI) runs the `ci` tier; the release regression
+/// (`scripts/chaos`, or `cargo test --features chaos -- --include-ignored`) runs both.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Run on every change: the cheapest scenarios that together cover every fault kind,
+    /// service kind and scenario folder (see `clawchaos::tier`).
+    Ci,
+    /// Run before a release, with everything else (the default).
+    #[default]
+    Release,
+}
+
+impl Tier {
+    /// The tier's name as written in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Ci => "ci",
+            Tier::Release => "release",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The harness's task ledger: it publishes tasks with ids at a set rate to the broker's task
@@ -438,6 +502,8 @@ pub enum ProbeKind {
         min_count: usize,
         /// At most this many matching lines (`0`: the pattern must never appear).
         max_count: Option<usize>,
+        /// Count only lines printed since the latest injection or heal.
+        since_last_event: bool,
     },
     /// The service's process has exited.
     Exited {

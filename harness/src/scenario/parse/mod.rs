@@ -12,7 +12,7 @@ use super::*;
 mod expectations;
 pub(super) mod faults;
 mod probes;
-mod services;
+pub(super) mod services;
 
 use expectations::read_expectation;
 use faults::read_fault;
@@ -31,6 +31,8 @@ const TOP_KEYS: &[&str] = &[
     "faults",
     "expect",
     "ledger",
+    "tier",
+    "known_defect",
 ];
 
 /// Parses and validates `text` (read from `file`).
@@ -69,7 +71,14 @@ fn read_scenario(
         .map(|s| s.value)
         .unwrap_or_default();
     let seed = top.integer("seed", 0..=i64::MAX).unwrap_or(0) as u64;
+    let tier = match top.choice("tier", &["ci", "release"]) {
+        Some(t) if t.value == "ci" => Tier::Ci,
+        _ => Tier::Release,
+    };
     let settings = read_settings(&top);
+    let mut probe_refs_early = Vec::new();
+    let known_defect = read_known_defect(&top, &mut probe_refs_early);
+    let defect_probes = probe_refs_early.clone();
 
     let mut services = BTreeMap::new();
     for (name, value) in top.entries("services") {
@@ -150,7 +159,7 @@ fn read_scenario(
         links: &links,
     };
     let mut probes = BTreeMap::new();
-    let mut probe_refs = Vec::new();
+    let mut probe_refs = probe_refs_early;
     for (name, value) in top.entries("probes") {
         if let Some(p) = read_probe(source, &name, value, &refs) {
             probes.insert(name.value.clone(), p);
@@ -234,6 +243,18 @@ fn read_scenario(
     for r in &probe_refs {
         require(source, "probe", r, &probes);
     }
+    // A defect's probe no expectation watches could never fail: the mark would mean nothing.
+    for p in &defect_probes {
+        if probes.contains_key(&p.value) && !expectations.iter().any(|e| e.probe == p.value) {
+            source.problem(
+                p.span.clone(),
+                format!(
+                    "known_defect names probe \"{}\", which no [[expect]] watches; name the probes whose expectations fail while the defect lasts",
+                    p.value
+                ),
+            );
+        }
+    }
 
     let ledger = read_ledger(&top, &services);
     if ledger.is_none() && !top.has("ledger") {
@@ -303,6 +324,36 @@ fn read_scenario(
         faults,
         expectations,
         ledger,
+        tier,
+        known_defect,
+    })
+}
+
+/// `[known_defect]`: the upstream defect the scenario reproduces; the probes it names are
+/// added to `probe_refs`, to be checked once the probes are read.
+fn read_known_defect(
+    top: &Table<'_, '_, '_>,
+    probe_refs: &mut Vec<Spanned<String>>,
+) -> Option<KnownDefect> {
+    let t = top.table("known_defect", &["summary", "report", "probes"])?;
+    let summary = t.req_string("summary", "one line: what the component does wrong");
+    let report = t.req_string(
+        "report",
+        "where it is written up: a file of docs/ or an upstream issue's address",
+    );
+    let probes = t.strings("probes");
+    if probes.as_ref().is_none_or(Vec::is_empty) {
+        t.missing(
+            "probes",
+            "the probes whose expectations fail while the defect lasts, e.g. [\"fallback_served\"]",
+        );
+    }
+    let probes = probes?;
+    probe_refs.extend(probes.iter().cloned());
+    Some(KnownDefect {
+        summary: summary?.value,
+        report: report?.value,
+        probes: probes.into_iter().map(|p| p.value).collect(),
     })
 }
 
@@ -496,7 +547,8 @@ fn to_json(source: &Source<'_>, value: &toml::Spanned<DeValue<'_>>) -> Option<se
 const DEPENDENCY_KINDS: &[(&str, &[&str])] = &[
     ("provider", &["mock_llm"]),
     ("broker", &["rabbitmq", "tansu"]),
-    ("gateway", &["openclaw"]),
+    // A mock_llm serving the model `openclaw` tests the messaging link without a gateway.
+    ("gateway", &["openclaw", "mock_llm"]),
     ("tokens", &["token_service"]),
 ];
 

@@ -85,6 +85,7 @@ pub(super) fn read_probe(
             "regex",
             "min_count",
             "max_count",
+            "since_last_event",
             "interval",
             "always",
         ],
@@ -214,6 +215,7 @@ pub(super) fn read_probe(
                     .integer("min_count", 0..=1_000_000)
                     .map_or(usize::from(!t.has("max_count")), |n| n as usize),
                 max_count: t.integer("max_count", 0..=1_000_000).map(|n| n as usize),
+                since_last_event: t.boolean("since_last_event").unwrap_or(false),
             }
         }
         "exited" => ProbeKind::Exited {

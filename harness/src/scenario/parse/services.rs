@@ -6,7 +6,8 @@ use toml::de::DeValue;
 
 use super::*;
 
-pub(super) const SERVICE_KINDS: &[&str] = &[
+/// Every service kind scenario files can name.
+pub const SERVICE_KINDS: &[&str] = &[
     "mock_llm",
     "openclaw",
     "process",

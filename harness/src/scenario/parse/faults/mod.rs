@@ -68,8 +68,8 @@ pub fn fault_kinds() -> impl Iterator<Item = &'static FaultKind> {
     .flatten()
 }
 
-/// The kind named `name`.
-fn kind_named(name: &str) -> Option<&'static FaultKind> {
+/// The kind named `name` (or once named so: an alias gives the kind's current name).
+pub fn kind_named(name: &str) -> Option<&'static FaultKind> {
     fault_kinds().find(|k| k.name == name || k.aliases.contains(&name))
 }
 
