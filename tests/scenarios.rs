@@ -1,8 +1,10 @@
 //! The scenario suite: every scenario file under `scenarios/` is its own named test, run once
 //! with its faults and once as a control run (faults off, every detect expectation must fail).
 //!
-//! `cargo test --features chaos` runs them all; `cargo test --features chaos -- llm` only those
-//! whose name contains "llm". Set `CLAWCHAOS_SCENARIOS` to a folder or file to run others.
+//! `cargo test --features chaos` runs the CI tier (`tier = "ci"` in the file); the others are
+//! `ignored`, and `cargo test --features chaos -- --include-ignored` runs them all (the release
+//! regression). `-- llm` runs only those whose name contains "llm". Set `CLAWCHAOS_SCENARIOS`
+//! to a folder or file to run others.
 //! Under `cargo nextest run --features chaos --partition count:K/N` each test is its own
 //! process and a CI runner takes a slice of them.
 //!
@@ -15,7 +17,7 @@ use std::path::PathBuf;
 use clawchaos::observer::Silent;
 use clawchaos::report::{self, summary_table};
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
-use clawchaos::scenario::{self, Scenario};
+use clawchaos::scenario::{self, Scenario, Tier};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() -> std::process::ExitCode {
@@ -39,7 +41,9 @@ fn main() -> std::process::ExitCode {
                 .with_extension("")
                 .display()
                 .to_string();
-            Trial::test(name, move || run_file(&file))
+            // An invalid file is not ignored: its test fails with the file's problems.
+            let release_only = scenario::load(&file).is_ok_and(|s| s.tier == Tier::Release);
+            Trial::test(name, move || run_file(&file)).with_ignored_flag(release_only)
         })
         .collect();
     libtest_mimic::run(&args, trials).exit_code()

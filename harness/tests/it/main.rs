@@ -5,5 +5,6 @@
 mod cli;
 mod control;
 mod teardown;
+mod tier;
 mod toxiproxy_client;
 mod validation;

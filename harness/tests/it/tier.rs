@@ -1,0 +1,70 @@
+//! The CI tier's rule over the shipped scenarios (see `clawchaos::tier`): every selftest, and
+//! for every fault kind, service kind and folder at least one scenario, in the CI tier. A new
+//! fault kind or service kind fails this test until a CI-tier scenario uses it.
+
+use std::path::{Path, PathBuf};
+
+use clawchaos::scenario::{self, Scenario, Tier};
+use clawchaos::tier::{Duty, gaps};
+
+fn shipped() -> Vec<Scenario> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files = scenario::discover(&[root]).expect("scenarios/ is listed");
+    files
+        .iter()
+        .map(|f| scenario::load(Path::new(f)).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+#[test]
+fn the_ci_tier_covers_every_selftest_fault_kind_service_kind_and_folder() {
+    let gaps = gaps(&shipped());
+    let lines: Vec<String> = gaps.iter().map(|g| format!("  {g}")).collect();
+    assert!(
+        gaps.is_empty(),
+        "the CI tier misses (`clawchaos tier --report REPORT` picks the cheapest cover):\n{}",
+        lines.join("\n")
+    );
+}
+
+/// The rule can fail on the real suite: take any CI-tier scenario out of the tier, and every
+/// duty it alone covered is reported, by name.
+#[test]
+fn taking_a_sole_cover_out_of_the_ci_tier_is_reported_by_name() {
+    let suite = shipped();
+    let mut demoted_some = false;
+    for (i, s) in suite.iter().enumerate() {
+        if s.tier != Tier::Ci {
+            continue;
+        }
+        let mut altered = suite.clone();
+        altered[i].tier = Tier::Release;
+        let before: Vec<Duty> = gaps(&suite).into_iter().map(|g| g.duty).collect();
+        let after = gaps(&altered);
+        let new: Vec<_> = after.iter().filter(|g| !before.contains(&g.duty)).collect();
+        let sole: Vec<Duty> = clawchaos::tier::duties_of(s)
+            .into_iter()
+            .filter(|d| {
+                !suite.iter().enumerate().any(|(j, o)| {
+                    j != i && o.tier == Tier::Ci && clawchaos::tier::duties_of(o).contains(d)
+                })
+            })
+            .collect();
+        for duty in &sole {
+            let gap = new
+                .iter()
+                .find(|g| &g.duty == duty)
+                .unwrap_or_else(|| panic!("demoting {} leaves {duty} unreported", s.name));
+            assert!(gap.to_string().contains(&duty.to_string()), "{gap}");
+            if !matches!(duty, Duty::Selftest(_)) {
+                assert!(gap.covered_by.contains(&s.name), "{gap}");
+            }
+        }
+        assert_eq!(new.len(), sole.len(), "{}: {new:?}", s.name);
+        demoted_some |= !sole.is_empty();
+    }
+    assert!(
+        demoted_some,
+        "no CI-tier scenario is the only cover of anything"
+    );
+}
