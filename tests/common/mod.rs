@@ -1,14 +1,13 @@
-//! Shared by the tests that run a shipped scenario with one deliberate change.
+//! Shared by the tests that run a shipped scenario with deliberate changes.
 
 use std::path::Path;
 
 use clawchaos::observer::Silent;
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
-use clawchaos::scenario::parse_str;
+use clawchaos::scenario::{Scenario, parse_str};
 
-/// Runs `scenarios/<relative>` with each `(from, to)` replacement made (each must change the
-/// file).
-pub fn run_altered(relative: &str, changes: &[(&str, &str)]) -> ScenarioOutcome {
+/// `scenarios/<relative>` with each `(from, to)` replacement made (each must change the file).
+pub fn altered(relative: &str, changes: &[(&str, &str)]) -> Scenario {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(relative);
@@ -22,13 +21,22 @@ pub fn run_altered(relative: &str, changes: &[(&str, &str)]) -> ScenarioOutcome 
         );
         altered = changed;
     }
-    let scenario = parse_str(&file, &altered).expect("still a valid scenario");
+    parse_str(&file, &altered).expect("still a valid scenario")
+}
+
+/// Runs the scenarios side by side; their outcomes in the same order.
+pub fn run_all(scenarios: &[Scenario]) -> Vec<ScenarioOutcome> {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let runner = Runner::default();
+    let options = RunOptions::default();
+    let runs = scenarios.iter().map(|s| runner.run(s, &options, &Silent));
     runtime
-        .block_on(unless_interrupted(Runner::default().run(
-            &scenario,
-            &RunOptions::default(),
-            &Silent,
-        )))
-        .unwrap_or_else(|| panic!("interrupted: everything the run started has been stopped"))
+        .block_on(unless_interrupted(futures_util::future::join_all(runs)))
+        .unwrap_or_else(|| panic!("interrupted: everything the runs started has been stopped"))
+}
+
+/// Runs `scenarios/<relative>` with each `(from, to)` replacement made.
+#[allow(dead_code)] // each test binary uses its part of this module
+pub fn run_altered(relative: &str, changes: &[(&str, &str)]) -> ScenarioOutcome {
+    run_all(&[altered(relative, changes)]).remove(0)
 }
