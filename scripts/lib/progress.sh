@@ -5,6 +5,9 @@
 #
 # COUNT_FN is a function that prints how far the step is (read from LOG), or '-' for none.
 # On failure it prints the last lines of LOG and names the file; returns the command's status.
+# Each step's time is also noted for the phase summary (scripts/lib/timing.sh).
+
+. "$(dirname "${BASH_SOURCE[0]}")/timing.sh"
 
 progress_elapsed() {
   local s=$1
@@ -40,6 +43,7 @@ with_progress() {
   wait "$pid" || status=$?
   trap - INT TERM
   eval "$caller_traps"
+  timing_note "$label" $((SECONDS - start)) "$status"
   if [ "$status" -ne 0 ]; then
     echo "$label: failed (exit $status) after $(progress_elapsed $((SECONDS - start))); last lines of $log:" >&2
     tail -n 20 "$log" | sed 's/^/    /' >&2
