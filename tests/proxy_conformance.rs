@@ -745,6 +745,9 @@ async fn latency_is_pipelined() {
     let (mut client, mut server_side) = pair(listen, &upstream).await;
 
     const TOTAL: usize = 16 * 1024 * 1024;
+    // Taken before the writer starts: a chunk sent before `start` could otherwise arrive
+    // "early" (seen in CI: 8.7 ms after a `start` taken once the writer was already writing).
+    let start = Instant::now();
     let writer = tokio::spawn(async move {
         let block = vec![0x5a; 64 * 1024];
         for _ in 0..TOTAL / block.len() {
@@ -752,7 +755,6 @@ async fn latency_is_pipelined() {
         }
         server_side
     });
-    let start = Instant::now();
     let mut buf = vec![0; 64 * 1024];
     let mut received = 0;
     let mut first_byte = None;
