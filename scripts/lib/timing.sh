@@ -35,10 +35,18 @@ timing_summary() {
   local file=$1 total=$2
   [ -s "$file" ] || return 0
   echo
-  echo "phases (seconds; the test binaries run one after another, set-up steps partly side by side):"
-  awk -F '\t' '{
+  echo "phases (the test binaries run one after another; set-up steps partly side by side):"
+  # Test binaries under 2 s are summed on one line, unless they failed.
+  awk -F '\t' '
+    function show(label, secs, mark) {
+      printf "  %-68s %6d s  %3dm%02ds%s\n", label, secs, secs / 60, secs % 60, mark
+    }
+    {
       mark = ($3 == 0) ? "" : "  FAILED (exit " $3 ")"
-      printf "  %-68s %6d s  %3dm%02ds%s\n", $1, $2, $2 / 60, $2 % 60, mark
-    }' "$file"
+      if ($1 ~ /^cargo test: / && $2 < 2 && $3 == 0) { small++; small_secs += $2; next }
+      show($1, $2, mark)
+    }
+    END { if (small) show("cargo test: " small " other test binaries, under 2 s each", small_secs, "") }
+  ' "$file"
   printf '  %-68s %6d s  %3dm%02ds\n' "total" "$total" $((total / 60)) $((total % 60))
 }
