@@ -437,7 +437,14 @@ mod tests {
     fn a_run_passes_on_its_expectations_and_a_known_defect_must_show() {
         // (control, error, control defects, failed expectations (on the defect?), defect)
         //   -> (passed, reproduced)
-        type Case = (bool, bool, usize, &'static [bool], bool, (bool, Option<bool>));
+        type Case = (
+            bool,
+            bool,
+            usize,
+            &'static [bool],
+            bool,
+            (bool, Option<bool>),
+        );
         let cases: &[Case] = &[
             (false, false, 0, &[], false, (true, None)),
             (false, false, 0, &[false], false, (false, None)),
