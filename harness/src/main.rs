@@ -16,6 +16,21 @@ use clawchaos::report::{self, display_name, summary_table};
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, Verdict};
 use clawchaos::scenario::{self, Scenario};
 
+/// `println!` that hands a write error back instead of panicking: a closed pipe
+/// (`clawchaos list | head`) then ends the command quietly (see `main`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+/// `eprintln!` that ignores a closed stderr instead of panicking: nothing better can be done.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Chaos and fault-injection scenarios for OpenClaw deployments.
 #[derive(Parser)]
 #[command(name = "clawchaos", version, about)]
@@ -108,7 +123,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
-        /// Port of the HTTP API.
+        /// Port of the HTTP API; 0 picks a free one (the address is printed at start).
         #[arg(long, default_value_t = 8474)]
         port: u16,
         /// Seed for toxicity and jitter.
@@ -120,7 +135,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
-        /// Port.
+        /// Port; 0 picks a free one (the address is printed at start).
         #[arg(long, default_value_t = 8000)]
         port: u16,
         /// Models served.
@@ -151,17 +166,38 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell!("error: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    // A panic is a bug of the harness: by the time it reaches here, unwinding has dropped
+    // (and so stopped) everything the command started.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(dispatch(cli.command))
+    }));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            tell!("error: {}", clawchaos_service_kit::error_chain(e.chain()));
             ExitCode::from(2)
         }
+        Err(_) => {
+            tell!(
+                "error: clawchaos hit an internal error (a bug: please report it with the message above); everything it had started has been stopped"
+            );
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// Whether the error is a write to a pipe whose reader has gone (`clawchaos list | head`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -200,7 +236,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             if !files_only && !prerequisites_present(&scenarios) {
                 return Ok(ExitCode::from(2));
             }
-            println!("{} scenario(s) valid", scenarios.len());
+            say!("{} scenario(s) valid", scenarios.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Needs { missing, paths } => {
@@ -215,7 +251,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             {
                 match need.setup_item() {
                     Some(item) => items.push(item),
-                    None => eprintln!(
+                    None => tell!(
                         "note: `{need}` is not something scripts/setup installs: {}",
                         need.install_hint()
                     ),
@@ -224,7 +260,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             items.sort_unstable();
             items.dedup();
             for item in items {
-                println!("{item}");
+                say!("{item}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -234,7 +270,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let dir = out.unwrap_or_else(default_report_dir);
             let reports = report::merge::find_reports(&paths, Some(&dir.join("report.json")))?;
             let outcomes = report::merge::merge(&reports)?;
-            println!(
+            say!(
                 "merged {} report(s), {} run(s)",
                 reports.len(),
                 outcomes.len()
@@ -254,7 +290,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|f| format!("{} ({})", f.name, f.kind))
                     .collect();
-                println!(
+                say!(
                     "{}\n    file: {}\n    tier: {}\n    faults: {}\n    {}",
                     s.name,
                     s.source.display(),
@@ -291,12 +327,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 .collect();
             let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
             let (w0, w1) = (width(0).max(4), width(1).max(7));
-            println!(
+            say!(
                 "{:w0$}  {:w1$}  keys (* its own; every fault also takes name, at, after, duration)",
-                "kind", "acts on"
+                "kind",
+                "acts on"
             );
             for [kind, targets, keys] in &rows {
-                println!("{kind:w0$}  {targets:w1$}  {keys}");
+                say!("{kind:w0$}  {targets:w1$}  {keys}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -305,7 +342,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 api_addr: SocketAddr::new(host, port),
                 seed,
             };
-            clawchaos_proxy::serve(config, clawchaos_service_kit::shutdown_signal())
+            let server = clawchaos_proxy::ProxyServer::start(config)
+                .await
+                .context("proxy server")?;
+            say!("listening on {}", server.api_addr());
+            server
+                .run_until(clawchaos_service_kit::shutdown_signal())
                 .await
                 .context("proxy server")?;
             Ok(ExitCode::SUCCESS)
@@ -316,9 +358,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 models,
                 ..clawchaos_mock_llm::MockLlmConfig::default()
             };
-            clawchaos_mock_llm::serve(config, clawchaos_service_kit::shutdown_signal())
+            let mock = clawchaos_mock_llm::MockLlm::start(config)
                 .await
                 .context("mock LLM server")?;
+            say!("listening on {}", mock.addr());
+            clawchaos_service_kit::shutdown_signal().await;
+            mock.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -330,7 +375,7 @@ fn keep_tier(scenarios: &mut Vec<Scenario>, tier: Option<&str>) -> bool {
     let Some(tier) = tier else { return true };
     scenarios.retain(|s| s.tier.name() == tier);
     if scenarios.is_empty() {
-        eprintln!("error: no scenario of tier {tier:?} among those given");
+        tell!("error: no scenario of tier {tier:?} among those given");
         return false;
     }
     true
@@ -343,7 +388,7 @@ fn tier_check(scenarios: &[Scenario], report: Option<&Path>) -> anyhow::Result<E
         .iter()
         .filter(|s| s.tier == scenario::Tier::Ci)
         .collect();
-    println!(
+    say!(
         "{} of {} scenario(s) in the CI tier",
         in_ci.len(),
         scenarios.len()
@@ -357,14 +402,14 @@ fn tier_check(scenarios: &[Scenario], report: Option<&Path>) -> anyhow::Result<E
         let suite: Duration = scenarios.iter().filter_map(cost_of).sum();
         let current: Duration = in_ci.iter().filter_map(|s| cost_of(s)).sum();
         let share = |d: Duration| 100.0 * d.as_secs_f64() / suite.as_secs_f64().max(1e-9);
-        println!(
+        say!(
             "measured (runs and control runs, summed): the suite {:.0} s, the CI tier {:.0} s ({:.0} %)",
             suite.as_secs_f64(),
             current.as_secs_f64(),
             share(current)
         );
         let cover = tier::cheapest_cover(scenarios, cost_of);
-        println!(
+        say!(
             "the cheapest CI tier that keeps the rule: {} scenario(s), {:.0} s ({:.0} %):",
             cover.chosen.len(),
             cover.cost().as_secs_f64(),
@@ -375,19 +420,19 @@ fn tier_check(scenarios: &[Scenario], report: Option<&Path>) -> anyhow::Result<E
                 Some(s) if s.tier == scenario::Tier::Ci => "",
                 _ => "  (not in the CI tier now)",
             };
-            println!("  {name:45} {:6.1} s{mark}", cost.as_secs_f64());
+            say!("  {name:45} {:6.1} s{mark}", cost.as_secs_f64());
         }
         for name in &cover.unmeasured {
-            println!("  note: {name} has no run in the report; counted as the dearest one");
+            say!("  note: {name} has no run in the report; counted as the dearest one");
         }
     }
     let gaps = tier::gaps(scenarios);
     if gaps.is_empty() {
-        println!("the CI tier keeps the rule");
+        say!("the CI tier keeps the rule");
         return Ok(ExitCode::SUCCESS);
     }
     for gap in &gaps {
-        println!("missing: {gap}");
+        say!("missing: {gap}");
     }
     Ok(ExitCode::from(1))
 }
@@ -406,12 +451,25 @@ fn load_all(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<Option<Ve
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 invalid += 1;
-                eprintln!("{e}");
+                tell!("{e}");
             }
         }
     }
+    // Names become report rows and folder names: two files of one run may not share one.
+    let mut seen: std::collections::BTreeMap<&str, &Path> = std::collections::BTreeMap::new();
+    for s in &scenarios {
+        if let Some(first) = seen.insert(&s.name, &s.source) {
+            invalid += 1;
+            tell!(
+                "{}: scenario name {:?} is also the name of {}; names must be unique in a run (set `name` in one of them)",
+                s.source.display(),
+                s.name,
+                first.display()
+            );
+        }
+    }
     if invalid > 0 {
-        eprintln!("\n{invalid} invalid scenario file(s); nothing was started");
+        tell!("\n{invalid} invalid scenario file(s); nothing was started");
         return Ok(None);
     }
     if let Some(f) = filter {
@@ -428,10 +486,10 @@ fn load_all(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<Option<Ve
 fn prerequisites_present(scenarios: &[Scenario]) -> bool {
     let missing = prereq::missing(scenarios);
     for m in &missing {
-        eprintln!("{m}");
+        tell!("{m}");
     }
     if !missing.is_empty() {
-        eprintln!(
+        tell!(
             "\n{} prerequisite(s) missing; nothing was started",
             missing.len()
         );
@@ -459,7 +517,7 @@ async fn run(
     let runner = Runner::default();
     let progress = Progress;
     if jobs > 1 {
-        eprintln!("{jobs} runs at a time");
+        tell!("{jobs} runs at a time");
     }
     let runs: Vec<(&Scenario, bool)> = scenarios
         .iter()
@@ -473,7 +531,7 @@ async fn run(
                 control,
                 keep_run_dir: keep,
             };
-            eprintln!(
+            tell!(
                 "[{}/{total}] {}{}",
                 i + 1,
                 scenario.name,
@@ -488,7 +546,7 @@ async fn run(
         .collect::<Vec<(usize, ScenarioOutcome)>>();
     // Interrupted, every run was dropped: their services and folders are gone.
     let Some(mut outcomes) = clawchaos::runner::unless_interrupted(all).await else {
-        eprintln!("interrupted: everything the runs started has been stopped");
+        tell!("interrupted: everything the runs started has been stopped");
         return Ok(ExitCode::from(130));
     };
     outcomes.sort_by_key(|(i, _)| *i);
@@ -501,10 +559,12 @@ async fn run(
 fn write_and_summarise(outcomes: &[ScenarioOutcome], dir: &Path) -> anyhow::Result<ExitCode> {
     let written = report::write_reports(outcomes, dir)
         .with_context(|| format!("writing reports to {}", dir.display()))?;
+    // The verdict is the exit code: a closed stdout must not change it.
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "\n{}", summary_table(outcomes))?;
+    let _ = writeln!(stdout, "\n{}", summary_table(outcomes));
+    let _ = write!(stdout, "{}", report::why_failed(outcomes));
     for path in written {
-        writeln!(stdout, "report: {}", path.display())?;
+        let _ = writeln!(stdout, "report: {}", path.display());
     }
     Ok(if outcomes.iter().all(|o| o.passed) {
         ExitCode::SUCCESS
@@ -523,22 +583,23 @@ fn default_report_dir() -> PathBuf {
 fn print_outcome(outcome: &ScenarioOutcome) {
     let name = display_name(outcome);
     if let Some(reason) = &outcome.skipped {
-        eprintln!("    SKIP {name}: {reason}");
+        tell!("    SKIP {name}: {reason}");
         return;
     }
-    eprintln!(
+    tell!(
         "    {} {name} in {:.1}s",
         outcome.label(),
         outcome.duration.as_secs_f64()
     );
     if let Some(seen) = outcome.known_defect.as_ref().filter(|s| s.reproduced) {
-        eprintln!(
+        tell!(
             "      known defect reproduced, as expected: {} ({})",
-            seen.summary, seen.report
+            seen.summary,
+            seen.report
         );
     }
     for failure in outcome.failures() {
-        eprintln!("      - {failure}");
+        tell!("      - {failure}");
     }
     if outcome.control && outcome.passed {
         let n = outcome
@@ -546,10 +607,10 @@ fn print_outcome(outcome: &ScenarioOutcome) {
             .iter()
             .filter(|e| e.kind == "detect" && e.verdict == Verdict::Failed)
             .count();
-        eprintln!("      all {n} detect expectation(s) failed without the fault, as they must");
+        tell!("      all {n} detect expectation(s) failed without the fault, as they must");
     }
     if let Some(cut) = &outcome.cut_short {
-        eprintln!("      control run {cut}");
+        tell!("      control run {cut}");
     }
 }
 
@@ -623,7 +684,7 @@ impl Observer for Progress {
             },
             RunEvent::TearingDown => "tearing down".to_string(),
         };
-        eprintln!("    [{run}] {line}");
+        tell!("    [{run}] {line}");
     }
 }
 

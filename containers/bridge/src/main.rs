@@ -36,8 +36,9 @@ fn main() -> ExitCode {
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "claw-bridge failed");
-            eprintln!("claw-bridge: {e:#}");
+            let why = clawchaos_service_kit::error_chain(e.chain());
+            tracing::error!("claw-bridge failed: {why}");
+            eprintln!("claw-bridge: {why}");
             ExitCode::FAILURE
         }
     }

@@ -8,7 +8,7 @@ use std::{
 
 use clap::Parser;
 use clawchaos_mock_llm::{MockLlm, MockLlmConfig};
-use clawchaos_service_kit::{init_tracing, shutdown_signal};
+use clawchaos_service_kit::{describe, init_tracing, shutdown_signal};
 
 /// An OpenAI-compatible mock LLM whose faults are programmed at run time.
 ///
@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     let mock = match MockLlm::start(config).await {
         Ok(mock) => mock,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start");
+            tracing::error!("cannot start: {}", describe(&e));
             return ExitCode::FAILURE;
         }
     };

@@ -1,20 +1,23 @@
 //! `clawchaos-proxy`: the Toxiproxy-compatible proxy server as a standalone binary.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use clawchaos_proxy::{ProxyServerConfig, serve};
-use clawchaos_service_kit::{init_tracing, shutdown_signal};
+use clawchaos_proxy::{ProxyServer, ProxyServerConfig};
+use clawchaos_service_kit::{describe, init_tracing, shutdown_signal};
 
 /// A Toxiproxy-compatible TCP fault-injection proxy.
+///
+/// Prints `listening on IP:PORT` (the HTTP API) on stdout once it accepts connections.
 #[derive(Debug, Parser)]
 #[command(name = "clawchaos-proxy", version)]
 struct Args {
     /// Host or IP for the HTTP API.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Port for the HTTP API.
+    /// Port for the HTTP API; 0 picks a free one (printed at start).
     #[arg(long, default_value_t = 8474)]
     port: u16,
     /// Seed for toxicity, jitter and slicer randomness (reproducible runs).
@@ -48,10 +51,26 @@ async fn main() -> ExitCode {
         api_addr,
         seed: args.seed,
     };
-    match serve(config, shutdown_signal()).await {
+    let server = match ProxyServer::start(config).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::error!("{}", describe(&err));
+            return ExitCode::FAILURE;
+        }
+    };
+    // The one line a script reads to find the API, e.g. after `--port 0`.
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "listening on {}", server.api_addr())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        tracing::warn!("cannot write the listening address to stdout");
+    }
+    drop(stdout);
+    match server.run_until(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(%err, "proxy server failed");
+            tracing::error!("proxy server failed: {}", describe(&err));
             ExitCode::FAILURE
         }
     }

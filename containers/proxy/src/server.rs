@@ -150,11 +150,17 @@ pub async fn serve(
     config: ProxyServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
-    let mut server = ProxyServer::start(config).await?;
-    let outcome = tokio::select! {
-        () = shutdown => Ok(()),
-        failed = server.api_failed() => failed,
-    };
-    server.shutdown().await;
-    outcome
+    ProxyServer::start(config).await?.run_until(shutdown).await
+}
+
+impl ProxyServer {
+    /// Serves until `shutdown` resolves or the API fails, then stops everything.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
+        let outcome = tokio::select! {
+            () = shutdown => Ok(()),
+            failed = self.api_failed() => failed,
+        };
+        self.shutdown().await;
+        outcome
+    }
 }

@@ -6,6 +6,32 @@
 
 pub mod journal;
 
+/// An error and its causes on one line, `outer: cause: root`, each cause written once even
+/// where an error's message already ends with its source's (a common `thiserror` pattern
+/// that chain printers such as anyhow's `{:#}` would write twice).
+pub fn error_chain<'a>(
+    chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut text = String::new();
+    for err in chain {
+        let message = err.to_string();
+        if text.ends_with(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+/// [`error_chain`] of one error and its `source()`s.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    error_chain(std::iter::successors(Some(err), |e| e.source()))
+}
+
+
 /// Installs a `tracing` subscriber writing to stderr, filtered by `RUST_LOG` (default `info`).
 ///
 /// Calling it twice is harmless: the second call leaves the first subscriber in place.
@@ -20,6 +46,8 @@ pub fn init_tracing_with_default(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -46,4 +74,37 @@ pub async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot listen on 127.0.0.1:1: {source}")]
+    struct Outer {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("set-up failed")]
+    struct Quiet(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_written_once() {
+        let err = Outer {
+            source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use"),
+        };
+        assert_eq!(
+            describe(&err),
+            "cannot listen on 127.0.0.1:1: Address already in use"
+        );
+    }
+
+    #[test]
+    fn a_cause_not_in_the_message_is_appended() {
+        let err = Quiet(std::io::Error::other("disk full"));
+        assert_eq!(describe(&err), "set-up failed: disk full");
+    }
 }

@@ -3,7 +3,7 @@
 use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use clawchaos_service_kit::{init_tracing, shutdown_signal};
+use clawchaos_service_kit::{describe, init_tracing, shutdown_signal};
 use clawchaos_token_service::{SigningAlg, TokenService, TokenServiceConfig};
 
 /// Mints and refreshes JWTs for RabbitMQ's OAuth 2 backend, with failure modes and a
@@ -104,7 +104,7 @@ async fn main() -> ExitCode {
     let service = match TokenService::start(args.config()).await {
         Ok(service) => service,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start");
+            tracing::error!("cannot start: {}", describe(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -112,7 +112,7 @@ async fn main() -> ExitCode {
         match service.write_key(dir) {
             Ok(path) => tracing::info!(path = %path.display(), "verification key written"),
             Err(e) => {
-                tracing::error!(error = %e, "cannot write the key");
+                tracing::error!("cannot write the key: {}", describe(&e));
                 service.shutdown().await;
                 return ExitCode::FAILURE;
             }

@@ -44,6 +44,23 @@ pub fn count_line(outcomes: &[ScenarioOutcome]) -> String {
     }
 }
 
+/// Why each failed run failed, one block per run, to print under the summary table (empty when
+/// every run passed).
+pub fn why_failed(outcomes: &[ScenarioOutcome]) -> String {
+    let mut out = String::new();
+    for o in outcomes.iter().filter(|o| !o.passed) {
+        out.push_str(&format!("{} {}:\n", o.label(), display_name(o)));
+        for failure in o.failures() {
+            out.push_str(&format!("  - {failure}\n"));
+        }
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+        out.push('\n');
+    }
+    out
+}
+
 /// A measured time in milliseconds, or "-" when there is none.
 fn fmt_ms(d: Option<std::time::Duration>) -> String {
     d.map_or_else(|| "-".to_string(), crate::probe::ms)
@@ -138,5 +155,23 @@ pub(crate) mod fixtures {
             ..tolerated.clone()
         };
         vec![pass, control, tolerated, skipped]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn why_failed_names_each_failed_run_and_its_reasons() {
+        let outcomes = fixtures::outcomes();
+        let text = why_failed(&outcomes);
+        assert!(
+            text.contains("FAIL selftest/latency (control):\n  - control run: detect expectation `detect slow by llm_slow within 3s` passed without its fault"),
+            "{text}"
+        );
+        assert_eq!(text.matches(":\n  - ").count(), 1, "{text}");
+        let passed: Vec<_> = outcomes.into_iter().filter(|o| o.passed).collect();
+        assert_eq!(why_failed(&passed), "");
     }
 }

@@ -11,6 +11,7 @@
 //! - [`faults`] injects and heals, one file per fault family.
 //! - [`outcome`] is what a run reports; the [`crate::observer`] hears its events as they happen.
 
+mod clock;
 pub mod faults;
 mod interrupt;
 pub mod outcome;
@@ -70,7 +71,7 @@ impl Runner {
         observer: &dyn Observer,
     ) -> ScenarioOutcome {
         let started = Instant::now();
-        let deadline = started + scenario.settings.timeout;
+        let deadline = clock::after(started, scenario.settings.timeout);
         let run = RunName {
             scenario: &scenario.name,
             control: options.control,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::faults::{self, FaultCx, FaultError, Undo};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
 use super::topology::Topology;
-use super::verdict;
+use super::{clock, verdict};
 use crate::backend::Backend;
 use crate::observer::{Observer, RunEvent, RunName};
 use crate::probe::poller::{History, Poller};
@@ -171,7 +171,7 @@ impl<'s> Timeline<'s> {
                 observer.event(
                     self.run_name(),
                     &RunEvent::SteadyState {
-                        after: at - self.run_started,
+                        after: at.saturating_duration_since(self.run_started),
                     },
                 );
             }
@@ -234,7 +234,7 @@ impl<'s> Timeline<'s> {
                 (Some(at), None, Some(duration)) => left.push(format!(
                     "fault `{}` was due to heal {} later",
                     f.spec.name,
-                    ms((at + duration).saturating_duration_since(now))
+                    ms(clock::after(at, duration).saturating_duration_since(now))
                 )),
                 _ => {}
             }
@@ -318,7 +318,7 @@ impl<'s> Timeline<'s> {
     async fn wait_steady(&self, from: Instant) -> Result<Instant, String> {
         let probes = &self.scenario.steady_state.probes;
         let within = self.scenario.steady_state.within;
-        let deadline = from + within;
+        let deadline = clock::after(from, within);
         loop {
             let latest: Vec<(String, Option<Observation>)> = probes
                 .iter()
@@ -374,7 +374,7 @@ impl<'s> Timeline<'s> {
                         .first_after(t0, |o| o.holds)
                         .map(|o| o.finished),
                 };
-                if gate.is_some_and(|g| now >= g + f.spec.start.at) {
+                if gate.is_some_and(|g| now >= clock::after(g, f.spec.start.at)) {
                     // The mark comes first: whatever reaches a service from here on may
                     // already meet the fault.
                     mark_event(topology);
@@ -398,7 +398,7 @@ impl<'s> Timeline<'s> {
                 }
             } else if f.healed.is_none()
                 && let (Some(at), Some(duration)) = (f.injected, f.spec.duration)
-                && now >= at + duration
+                && now >= clock::after(at, duration)
             {
                 self.heal(i, topology, observer).await?;
             }
@@ -479,7 +479,9 @@ impl<'s> Timeline<'s> {
                 within,
                 not_before,
             };
-            let in_flight = self.probe_timeout(&e.spec.probe) + Duration::from_secs(1);
+            let in_flight = self
+                .probe_timeout(&e.spec.probe)
+                .saturating_add(Duration::from_secs(1));
             let observations = self.history(&e.spec.probe).snapshot();
             let decided = verdict::decide_window(window, &observations, now, in_flight);
             if let Some(verdict::Decision {
@@ -552,7 +554,10 @@ impl<'s> Timeline<'s> {
                 Verdict::Failed
             },
             budget: Some(self.scenario.steady_state.within),
-            observed: result.as_ref().ok().map(|at| *at - from),
+            observed: result
+                .as_ref()
+                .ok()
+                .map(|at| at.saturating_duration_since(from)),
             detail: result
                 .err()
                 .unwrap_or_else(|| "all steady-state probes hold".into()),
@@ -571,7 +576,9 @@ impl<'s> Timeline<'s> {
 
     /// Writes the results into `outcome`.
     pub(super) fn fill(&self, outcome: &mut ScenarioOutcome) {
-        outcome.steady_after = self.steady_at.map(|t| t - self.run_started);
+        outcome.steady_after = self
+            .steady_at
+            .map(|t| t.saturating_duration_since(self.run_started));
         outcome.cut_short = self.cut_short.clone();
         for e in &self.expectations {
             let (kind, budget) = match &e.spec.kind {
@@ -615,8 +622,14 @@ impl<'s> Timeline<'s> {
                 name: f.spec.name.clone(),
                 kind: f.spec.kind.clone(),
                 injected: f.injected.is_some() && !self.control,
-                injected_after: f.injected.zip(self.steady_at).map(|(i, s)| i - s),
-                active_for: f.injected.zip(f.healed).map(|(i, h)| h - i),
+                injected_after: f
+                    .injected
+                    .zip(self.steady_at)
+                    .map(|(i, s)| i.saturating_duration_since(s)),
+                active_for: f
+                    .injected
+                    .zip(f.healed)
+                    .map(|(i, h)| h.saturating_duration_since(i)),
                 time_to_detect: of_fault("detect").into_iter().min(),
                 time_to_recover: of_fault("recover").into_iter().max(),
             });

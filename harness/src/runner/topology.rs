@@ -439,7 +439,7 @@ impl Topology {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), String>>,
     {
-        let deadline = Instant::now() + within;
+        let deadline = super::clock::after(Instant::now(), within);
         loop {
             let last = match check().await {
                 Ok(()) => return Ok(()),

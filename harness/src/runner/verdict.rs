@@ -38,14 +38,14 @@ pub(super) fn decide_window(
     now: Instant,
     in_flight: Duration,
 ) -> Option<Decision> {
-    let deadline = window.from + window.within;
+    let deadline = super::clock::after(window.from, window.within);
     let in_window = |o: &&Observation| o.started >= window.from;
     let first_hit = observations
         .iter()
         .filter(in_window)
         .find(|o| o.holds && o.finished <= deadline);
     if let Some(hit) = first_hit {
-        let observed = hit.finished - window.from;
+        let observed = hit.finished.saturating_duration_since(window.from);
         return Some(if observed < window.not_before {
             Decision {
                 verdict: Verdict::Failed,
@@ -66,7 +66,7 @@ pub(super) fn decide_window(
         });
     }
     let evaluated_past_deadline = observations.iter().any(|o| o.started >= deadline);
-    if !evaluated_past_deadline && now <= deadline + in_flight {
+    if !evaluated_past_deadline && now <= super::clock::after(deadline, in_flight) {
         return None;
     }
     let last = observations
@@ -100,7 +100,7 @@ pub(super) fn decide_invariant(
             Verdict::Failed,
             format!(
                 "at +{} after steady state: {}",
-                ms(bad.started - from),
+                ms(bad.started.saturating_duration_since(from)),
                 bad.detail
             ),
         ),
@@ -468,6 +468,71 @@ mod tests {
                 expected,
                 "case {i}"
             );
+        }
+    }
+
+    /// Any duration a scenario could carry, the extremes included.
+    fn any_duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u64..100_000).prop_map(Duration::from_millis),
+            any::<u64>().prop_map(Duration::from_secs),
+            Just(Duration::MAX),
+            Just(Duration::ZERO),
+        ]
+    }
+
+    /// An offset from the test's clock reading, in ms, before or after it.
+    fn offset() -> impl proptest::strategy::Strategy<Value = i64> {
+        -1_000_000i64..1_000_000
+    }
+
+    fn shifted(t0: Instant, ms: i64) -> Instant {
+        let d = Duration::from_millis(ms.unsigned_abs());
+        if ms < 0 {
+            t0.checked_sub(d).unwrap_or(t0)
+        } else {
+            t0 + d
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whatever the durations and clock readings, judging never panics, and a pass is
+        /// never observed outside its window.
+        #[test]
+        fn judging_any_window_never_panics(
+            from in offset(),
+            within in any_duration(),
+            not_before in any_duration(),
+            observations in proptest::collection::vec((offset(), 0i64..100_000, proptest::bool::ANY), 0..12),
+            now in offset(),
+            in_flight in any_duration(),
+        ) {
+            let t0 = Instant::now() + Duration::from_secs(2_000);
+            let window = Window { from: shifted(t0, from), within, not_before };
+            let observations: Vec<Observation> = observations
+                .into_iter()
+                .map(|(start, took, holds)| Observation {
+                    started: shifted(t0, start),
+                    finished: shifted(t0, start.saturating_add(took)),
+                    holds,
+                    detail: String::new(),
+                })
+                .collect();
+            if let Some(decision) = decide_window(window, &observations, shifted(t0, now), in_flight)
+                && decision.verdict == Verdict::Passed
+            {
+                let observed = decision.observed.expect("a pass has its time");
+                proptest::prop_assert!(observed <= within && observed >= not_before);
+            }
+            let until = shifted(t0, now);
+            let _ = decide_invariant(&observations, window.from, until);
         }
     }
 }

@@ -10,6 +10,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::diag::Diagnostic;
 
+/// The longest duration a scenario file may give.
+pub const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A value with the byte range it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
@@ -278,7 +281,9 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
         }
     }
 
-    /// An optional duration written as a string such as "250ms", "2s" or "1m".
+    /// An optional duration written as a string such as "250ms", "2s" or "1m", at most
+    /// [`LONGEST`] (a scenario is a test: nothing in it lasts longer, and the runner adds
+    /// durations to clock readings).
     pub fn duration(&self, key: &str) -> Option<Spanned<Duration>> {
         let value = self.raw(key)?;
         let parsed = match value.get_ref() {
@@ -286,12 +291,32 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
             _ => None,
         };
         match parsed {
+            Some(d) if d > LONGEST => {
+                self.wrong(key, value, "a duration of at most 24h");
+                None
+            }
             Some(d) => Some(Spanned::new(d, value.span())),
             None => {
                 self.wrong(key, value, "a duration like \"250ms\", \"2s\" or \"1m\"");
                 None
             }
         }
+    }
+
+    /// An optional duration that must not be zero (a timeout, an interval, a budget).
+    pub fn positive_duration(&self, key: &str) -> Option<Spanned<Duration>> {
+        let d = self.duration(key)?;
+        if d.value.is_zero() {
+            if let Some(value) = self.raw(key) {
+                self.wrong(
+                    key,
+                    value,
+                    "a duration above zero, like \"100ms\" or \"2s\"",
+                );
+            }
+            return None;
+        }
+        Some(d)
     }
 
     /// A required duration.
@@ -301,6 +326,15 @@ impl<'v, 'i, 's> Table<'v, 'i, 's> {
             return None;
         }
         self.duration(key)
+    }
+
+    /// A required duration above zero.
+    pub fn req_positive_duration(&self, key: &str) -> Option<Spanned<Duration>> {
+        if !self.has(key) {
+            self.missing(key, "a duration like \"2s\"");
+            return None;
+        }
+        self.positive_duration(key)
     }
 
     /// An optional array of strings.

@@ -1,9 +1,13 @@
 //! The harness's integration tests, one binary (each test binary links the whole harness,
-//! librdkafka and lapin included): the CLI, control runs, guaranteed teardown, the Toxiproxy
-//! client against the proxy, and scenario validation.
+//! librdkafka and lapin included): bad input, generated scenario files, the CLI and its
+//! standalone servers, control runs, guaranteed teardown, the Toxiproxy client against the
+//! proxy, and scenario validation.
 
+mod bad_input;
 mod cli;
 mod control;
+mod scenario_properties;
+mod standalone;
 mod teardown;
 mod tier;
 mod toxiproxy_client;

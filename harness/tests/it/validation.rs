@@ -306,13 +306,23 @@ fn every_shipped_scenario_is_valid() {
     }
 }
 
+/// A gateway topology that only checks its steady state; tests append to its last table.
 const GATEWAY: &str = r#"
+smoke = true
+
 [services.llm]
 kind = "mock_llm"
 
 [services.web]
 kind = "process"
 command = ["true"]
+
+[probes.up]
+kind = "tcp"
+service = "llm"
+
+[steady_state]
+probes = ["up"]
 
 [services.gateway]
 kind = "openclaw"
@@ -416,6 +426,14 @@ kind = "openclaw_config"
 service = "gateway"
 set = { gateway = { controlUi = { allowedOrigins = ["https://other.test"] } } }
 at = "1s"
+
+[probes.up]
+kind = "tcp"
+service = "gateway"
+
+[[expect]]
+kind = "invariant"
+probe = "up"
 "#;
 
 #[test]
@@ -519,6 +537,14 @@ kind = "bridge_config"
 service = "bridge"
 set = { messaging = { sasl = { password = "wrong" } } }
 at = "1s"
+
+[probes.up]
+kind = "tcp"
+service = "broker"
+
+[[expect]]
+kind = "invariant"
+probe = "up"
 "#;
 
 #[test]

@@ -21,13 +21,27 @@ pub(super) fn read_expectation(
     let (kind, fault) = match kind.value.as_str() {
         "detect" | "recover" => {
             let fault = t.req_string("fault", "the fault it is about");
-            let within = t.req_duration("within");
+            let within = t.req_positive_duration("within");
             let (fault, within) = (fault?, within?);
             let k = if kind.value == "detect" {
+                let not_before = t.duration("not_before");
+                if let Some(nb) = &not_before
+                    && nb.value >= within.value
+                {
+                    source.problem(
+                        nb.span.clone(),
+                        format!(
+                            "`not_before` ({}) must be shorter than `within` ({}): no detection could be both",
+                            humantime::format_duration(nb.value),
+                            humantime::format_duration(within.value)
+                        ),
+                    );
+                    return None;
+                }
                 ExpectKind::Detect {
                     fault: fault.value.clone(),
                     within: within.value,
-                    not_before: t.duration("not_before").map(|d| d.value),
+                    not_before: not_before.map(|d| d.value),
                 }
             } else {
                 ExpectKind::Recover {

@@ -33,6 +33,7 @@ const TOP_KEYS: &[&str] = &[
     "ledger",
     "tier",
     "known_defect",
+    "smoke",
 ];
 
 /// Parses and validates `text` (read from `file`).
@@ -61,11 +62,16 @@ fn read_scenario(
     span: std::ops::Range<usize>,
 ) -> Option<Scenario> {
     let top = source.table_of(doc, span.start..span.start, "the scenario", TOP_KEYS);
-    let name = top.string("name").map(|s| s.value).unwrap_or_else(|| {
-        file.file_stem()
+    let name = match top.string("name") {
+        Some(n) => {
+            check_scenario_name(source, &n);
+            n.value
+        }
+        None => file
+            .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "scenario".to_string())
-    });
+            .unwrap_or_else(|| "scenario".to_string()),
+    };
     let description = top
         .string("description")
         .map(|s| s.value)
@@ -82,6 +88,7 @@ fn read_scenario(
 
     let mut services = BTreeMap::new();
     for (name, value) in top.entries("services") {
+        check_name(source, &name, "service");
         if let Some(spec) = read_service(source, &name, value) {
             services.insert(name.value.clone(), spec);
         }
@@ -89,6 +96,7 @@ fn read_scenario(
 
     let mut links = BTreeMap::new();
     for (name, value) in top.entries("links") {
+        check_name(source, &name, "link");
         let Some(t) = source.table(value, &format!("[links.{}]", name.value), &["to"]) else {
             continue;
         };
@@ -161,6 +169,7 @@ fn read_scenario(
     let mut probes = BTreeMap::new();
     let mut probe_refs = probe_refs_early;
     for (name, value) in top.entries("probes") {
+        check_name(source, &name, "probe");
         if let Some(p) = read_probe(source, &name, value, &refs) {
             probes.insert(name.value.clone(), p);
         }
@@ -182,7 +191,7 @@ fn read_scenario(
             SteadyState {
                 probes: names.into_iter().map(|s| s.value).collect(),
                 within: t
-                    .duration("within")
+                    .positive_duration("within")
                     .map_or(Duration::from_secs(30), |d| d.value),
             }
         }
@@ -210,6 +219,11 @@ fn read_scenario(
             continue;
         }
         if let Some((fault, name_span, after)) = parsed {
+            check_name(
+                source,
+                &Spanned::new(fault.name.clone(), name_span.clone()),
+                "fault",
+            );
             if let Some(first) = fault_spans.get(&fault.name) {
                 let first = source.position(first.clone());
                 source.problem(
@@ -233,12 +247,21 @@ fn read_scenario(
     for value in top.array_of_tables("expect") {
         if let Some((e, probe, fault)) = read_expectation(source, value) {
             probe_refs.push(probe);
-            if let Some(fault) = fault {
-                require(source, "fault", &fault, &fault_spans);
+            if let Some(fault) = fault
+                && require(source, "fault", &fault, &fault_spans)
+            {
+                check_window_timing(source, &e, &fault, &faults, settings.timeout);
             }
             expectations.push(e);
         }
     }
+    for fault in &faults {
+        if let Some(span) = fault_spans.get(&fault.name) {
+            check_fault_timing(source, fault, span, settings.timeout);
+        }
+    }
+    let smoke = top.boolean("smoke").unwrap_or(false);
+    check_can_fail(source, &top, &services, &expectations, &steady_state, smoke);
 
     for r in &probe_refs {
         require(source, "probe", r, &probes);
@@ -329,6 +352,157 @@ fn read_scenario(
     })
 }
 
+/// The longest name of a service, link, probe or fault (it becomes a folder name and a table
+/// cell).
+const LONGEST_NAME: usize = 64;
+
+/// Whether `name` is safe as a folder name, in a URL path and in a table cell: letters,
+/// digits, `_`, `-` and `.`, not starting with a dot, at most [`LONGEST_NAME`] long.
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= LONGEST_NAME
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Records a problem if a service, link, probe or fault name is not [`is_safe_name`].
+fn check_name(source: &Source<'_>, name: &Spanned<String>, what: &str) {
+    if !is_safe_name(&name.value) {
+        source.problem(
+            name.span.clone(),
+            format!(
+                "{what} name {:?} is not usable: names become folder names and table cells, so they must be 1 to {LONGEST_NAME} letters, digits, `_`, `-` or `.`, not starting with a dot",
+                name.value
+            ),
+        );
+    }
+}
+
+/// A scenario's `name`: safe names joined by `/` (`llm/rate-limited`).
+fn check_scenario_name(source: &Source<'_>, name: &Spanned<String>) {
+    if name.value.len() > 2 * LONGEST_NAME || !name.value.split('/').all(is_safe_name) {
+        source.problem(
+            name.span.clone(),
+            format!(
+                "scenario name {:?} is not usable: it becomes a folder name and a table cell, so it must be names of letters, digits, `_`, `-` or `.` (not starting with a dot) joined by `/`, like \"llm/rate-limited\"",
+                name.value
+            ),
+        );
+    }
+}
+
+/// A fault that would start or heal after the scenario's timeout, even if set-up and the
+/// steady state took no time at all, can never happen as written.
+fn check_fault_timing(
+    source: &Source<'_>,
+    fault: &FaultSpec,
+    span: &std::ops::Range<usize>,
+    timeout: Duration,
+) {
+    let at = &fault.start.at;
+    let heal = fault.duration.map(|d| at.saturating_add(d));
+    let (when, what) = match heal {
+        _ if *at >= timeout => (*at, "is injected"),
+        Some(heal) if heal >= timeout => (heal, "is healed"),
+        _ => return,
+    };
+    past_timeout(
+        source,
+        span.clone(),
+        &format!("fault \"{}\" {what}", fault.name),
+        when,
+        timeout,
+        "it could never happen",
+    );
+}
+
+/// Records that `what` happens `when` after steady state, past the scenario's `timeout`.
+fn past_timeout(
+    source: &Source<'_>,
+    span: std::ops::Range<usize>,
+    what: &str,
+    when: Duration,
+    timeout: Duration,
+    advice: &str,
+) {
+    source.problem(
+        span,
+        format!(
+            "{what} {} after steady state, past the scenario's timeout of {} (settings.timeout): {advice}",
+            humantime::format_duration(when),
+            humantime::format_duration(timeout)
+        ),
+    );
+}
+
+/// A detect or recover window that would close after the scenario's timeout, counted from
+/// steady state: its expectation could never be judged as written.
+fn check_window_timing(
+    source: &Source<'_>,
+    expectation: &Expectation,
+    fault_ref: &Spanned<String>,
+    faults: &[FaultSpec],
+    timeout: Duration,
+) {
+    let Some(fault) = faults.iter().find(|f| f.name == fault_ref.value) else {
+        return;
+    };
+    let at = fault.start.at;
+    let closes = match &expectation.kind {
+        ExpectKind::Detect { within, .. } => at.saturating_add(*within),
+        ExpectKind::Recover { within, .. } => match fault.duration {
+            Some(d) => at.saturating_add(d).saturating_add(*within),
+            None => return,
+        },
+        ExpectKind::Invariant => return,
+    };
+    if closes > timeout {
+        past_timeout(
+            source,
+            fault_ref.span.clone(),
+            &format!("`{}` closes", expectation.name),
+            closes,
+            timeout,
+            "raise the timeout or shorten the window",
+        );
+    }
+}
+
+/// A scenario must be able to fail: it needs a service, and expectations, or `smoke = true`
+/// with a steady state to reach.
+fn check_can_fail(
+    source: &Source<'_>,
+    top: &Table<'_, '_, '_>,
+    services: &BTreeMap<String, ServiceSpec>,
+    expectations: &[Expectation],
+    steady_state: &SteadyState,
+    smoke: bool,
+) {
+    let start = top.span().start..top.span().start;
+    if services.is_empty() && !top.has("services") {
+        source.problem(
+            start.clone(),
+            "the scenario starts nothing: it needs at least one [services.NAME]",
+        );
+        return;
+    }
+    if smoke {
+        if steady_state.probes.is_empty() {
+            source.problem(
+                top.raw("smoke").map_or(start, |v| v.span()),
+                "`smoke = true` needs [steady_state] probes: reaching the steady state is all a smoke file checks",
+            );
+        }
+    } else if expectations.is_empty() && !top.has("expect") {
+        source.problem(
+            start,
+            "the scenario has no [[expect]], so it cannot fail; add expectations, or `smoke = true` (with [steady_state] probes) for a file that only checks the topology reaches its steady state",
+        );
+    }
+}
+
 /// `[known_defect]`: the upstream defect the scenario reproduces; the probes it names are
 /// added to `probe_refs`, to be checked once the probes are read.
 fn read_known_defect(
@@ -386,7 +560,7 @@ fn read_ledger(
         );
     }
     let budget = t
-        .duration("budget")
+        .positive_duration("budget")
         .map_or(Duration::from_secs(30), |d| d.value);
     Some(LedgerSpec {
         broker: broker.value,
@@ -398,7 +572,7 @@ fn read_ledger(
         task_bytes: t
             .integer("task_bytes", 0..=1_000_000)
             .map_or(0, |n| n as usize),
-        settle: t.duration("settle").map_or(budget, |d| d.value),
+        settle: t.positive_duration("settle").map_or(budget, |d| d.value),
     })
 }
 
@@ -493,10 +667,10 @@ fn require_link(source: &Source<'_>, name: &Spanned<String>, links: &BTreeMap<St
 fn read_settings(top: &Table<'_, '_, '_>) -> Settings {
     let mut settings = Settings::default();
     if let Some(t) = top.table("settings", &["poll_interval", "timeout"]) {
-        if let Some(d) = t.duration("poll_interval") {
+        if let Some(d) = t.positive_duration("poll_interval") {
             settings.poll_interval = d.value;
         }
-        if let Some(d) = t.duration("timeout") {
+        if let Some(d) = t.positive_duration("timeout") {
             settings.timeout = d.value;
         }
     }

@@ -186,7 +186,7 @@ pub(super) fn read_probe(
                 body: t.string("body").map(|s| s.value),
                 headers: t.string_map("headers"),
                 timeout: t
-                    .duration("timeout")
+                    .positive_duration("timeout")
                     .map_or(Duration::from_secs(2), |d| d.value),
                 check,
             }
@@ -195,7 +195,7 @@ pub(super) fn read_probe(
             target: read_target(&t, refs)?,
             family: read_family(&t),
             timeout: t
-                .duration("timeout")
+                .positive_duration("timeout")
                 .map_or(Duration::from_secs(1), |d| d.value),
             connects: t.boolean("connects").unwrap_or(true),
         },
@@ -270,7 +270,7 @@ pub(super) fn read_probe(
                     .map(|v| v.into_iter().map(|s| s.value).collect())
                     .unwrap_or_default(),
                 timeout: t
-                    .duration("timeout")
+                    .positive_duration("timeout")
                     .map_or(Duration::from_secs(20), |d| d.value),
                 exit_code: t.integer("exit_code", -255..=255).map(|c| c as i32),
                 json: read_json_check(&t),
@@ -298,7 +298,7 @@ pub(super) fn read_probe(
     Some(ProbeSpec {
         name: name.value.clone(),
         kind,
-        interval: t.duration("interval").map(|d| d.value),
+        interval: t.positive_duration("interval").map(|d| d.value),
         always: t.boolean("always").unwrap_or(false),
     })
 }
@@ -389,7 +389,7 @@ fn read_gateway_connect(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<ProbeK
         outcome,
         error,
         timeout: t
-            .duration("timeout")
+            .positive_duration("timeout")
             .map_or(Duration::from_secs(5), |d| d.value),
     })
 }

@@ -95,7 +95,7 @@ pub(super) fn read_service(
                 env: t.string_map("env"),
                 ready: t.string("ready").map(|s| s.value),
                 ready_within: t
-                    .duration("ready_within")
+                    .positive_duration("ready_within")
                     .map_or(Duration::from_secs(30), |d| d.value),
             }
         }
@@ -110,7 +110,7 @@ pub(super) fn read_service(
                 .choice("algorithm", &["hs256", "rs256"])
                 .map_or_else(|| "hs256".to_string(), |s| s.value),
             ttl: t
-                .duration("ttl")
+                .positive_duration("ttl")
                 .map_or(Duration::from_secs(60), |d| d.value),
             clock_offset_secs: read_signed_duration(&t, "clock_offset").unwrap_or(0),
         },
@@ -132,7 +132,7 @@ pub(super) fn read_service(
                     .choice("ack", &["after_publish", "before_publish"])
                     .is_some_and(|a| a.value == "before_publish"),
                 heartbeat: t
-                    .duration("heartbeat")
+                    .positive_duration("heartbeat")
                     .map_or(Duration::from_secs(5), |d| d.value),
                 refresh_before: t
                     .duration("refresh_before")
@@ -142,10 +142,10 @@ pub(super) fn read_service(
                     .map_or(Duration::from_secs(30), |d| d.value),
                 attempts: t.integer("attempts", 1..=100).map_or(3, |n| n as u32),
                 gateway_timeout: t
-                    .duration("gateway_timeout")
+                    .positive_duration("gateway_timeout")
                     .map_or(Duration::from_secs(60), |d| d.value),
                 ready_within: t
-                    .duration("ready_within")
+                    .positive_duration("ready_within")
                     .map_or(Duration::from_secs(30), |d| d.value),
                 clock_skew: false,
             };
@@ -196,7 +196,7 @@ pub(super) fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
         user: t.string("user").map(|s| s.value),
         env: t.string_map("env"),
         ready_within: t
-            .duration("ready_within")
+            .positive_duration("ready_within")
             .map_or(defaults.ready_within, |d| d.value),
         wait_ready: t.boolean("wait_ready").unwrap_or(true),
         config,

@@ -97,7 +97,11 @@ pub(super) const KINDS: &[FaultKind] = &[
         })
     }),
     toxic!("bandwidth", &["rate"], |t| {
-        let rate = t.req_integer("rate", 0..=i64::from(u32::MAX), "KB per second, an integer");
+        let rate = t.req_integer(
+            "rate",
+            1..=i64::from(u32::MAX),
+            "KB per second, an integer of at least 1 (a timeout fault stalls a link)",
+        );
         Some(LinkFault::Bandwidth {
             rate_kbps: rate? as u64,
         })

@@ -101,7 +101,7 @@ pub(super) fn read_fault(
         after: t.string("after").map(|s| s.value),
     };
     let after_ref = t.string("after");
-    let duration = t.duration("duration").map(|d| d.value);
+    let duration = t.positive_duration("duration").map(|d| d.value);
     if fault_kind.before_start && (t.has("at") || t.has("after")) {
         source.problem(
             t.raw("at")

@@ -50,7 +50,7 @@ pub(super) const KINDS: &[FaultKind] = &[
         })
     }),
     tokens!("tokens_ttl", &["ttl"], |t| {
-        Some(TokenFault::Ttl(t.req_duration("ttl")?.value))
+        Some(TokenFault::Ttl(t.req_positive_duration("ttl")?.value))
     }),
     tokens!("issuer_clock", &["offset"], |t| {
         super::clock::offset(t).map(TokenFault::Clock)
