@@ -565,7 +565,8 @@ async fn populate_creates_updates_and_validates() {
     let (status, _) = api.post_raw("/populate", "{\"proxies\": 3}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    // A proxy that cannot listen: the error, with the proxies handled before it.
+    // A proxy whose address is taken: 409 (Toxiproxy answers 500), with the proxies handled
+    // before it.
     let taken = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let taken_addr = taken.local_addr().expect("addr");
     let (status, body) = api
@@ -577,8 +578,8 @@ async fn populate_creates_updates_and_validates() {
             ]),
         )
         .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert_eq!(body["status"], 500);
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["status"], 409);
     assert!(body["error"].is_string(), "{body}");
     let names: Vec<&str> = body["proxies"]
         .as_array()

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::collection::{ProxyChange, ProxyCollection, ProxySpec};
-use crate::error::ApiError;
+use crate::error::{ApiError, is_usable_name};
 use crate::model::{
     ErrorJson, PopulateInput, PopulateJson, ProxyInput, ToxicInput, ToxicPatch, VersionJson,
 };
@@ -52,9 +52,58 @@ pub(crate) fn router(proxies: AppState) -> Router {
                 .patch(update_toxic)
                 .delete(delete_toxic),
         )
+        .fallback(no_such_route)
         .layer(middleware::from_fn(refuse_browsers))
+        .layer(middleware::from_fn(errors_as_json))
         .with_state(proxies)
 }
+
+/// 404 for a path the API does not have, in the API's error shape.
+async fn no_such_route(request: Request) -> ApiError {
+    ApiError::with_status(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// Rewrites the errors the routes do not write themselves (405, 413, a body that is not
+/// bytes) into the one JSON shape every other error has.
+async fn errors_as_json(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, ERROR_TEXT_LIMIT)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let mut rewritten = ApiError::with_status(status, message).into_response();
+    // Keep what the status needs, e.g. `Allow` on a 405.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
+}
+
+/// The most of a plain-text error body [`errors_as_json`] carries over.
+const ERROR_TEXT_LIMIT: usize = 4096;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -85,26 +134,54 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-/// Decodes a request body, answering 400 as Toxiproxy does when it does not fit.
+/// Decodes a request body, answering 400 as Toxiproxy does when it does not fit; the message
+/// names the field at fault (`toxicity: invalid type: string "x", expected f32`).
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(ApiError::bad_body)
+    let mut json = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut json).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." {
+            ApiError::bad_body(inner)
+        } else {
+            ApiError::bad_body(format!("{path}: {inner}"))
+        }
+    })
 }
 
-/// Resolves a listen address (`host:port`, port 0 allowed); 500 like Toxiproxy's listen error.
+/// `name`, if it round-trips through the API's URL paths; 400 naming `field` otherwise.
+pub(crate) fn usable_name(field: &str, name: String) -> Result<String, ApiError> {
+    if is_usable_name(&name) {
+        Ok(name)
+    } else {
+        Err(ApiError::invalid_name(field, &name))
+    }
+}
+
+/// Resolves a listen address (`host:port`, port 0 allowed); 400 if it is not one.
 async fn resolve_listen(listen: &str) -> Result<SocketAddr, ApiError> {
     if let Ok(addr) = listen.parse() {
         return Ok(addr);
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+    let Some((host, port)) = listen.rsplit_once(':') else {
+        return Err(ApiError::bad_listen(listen, "is not host:port"));
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err(ApiError::bad_listen(
+            listen,
+            "has no port from 0 to 65535 after its last `:`",
+        ));
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|err| ApiError::listen(listen, err))?
+        .map_err(|err| ApiError::bad_listen(listen, format_args!("does not resolve: {err}")))?
         .collect();
     addrs
         .iter()
         .find(|addr| addr.is_ipv4())
         .or_else(|| addrs.first())
         .copied()
-        .ok_or_else(|| ApiError::listen(listen, "no address found"))
+        .ok_or_else(|| ApiError::bad_listen(listen, "resolves to no address"))
 }
 
 /// Validates a proxy from a create or populate request; `position` names it in errors.
@@ -117,6 +194,7 @@ async fn proxy_spec(input: ProxyInput, position: Option<usize>) -> Result<ProxyS
         .name
         .filter(|name| !name.is_empty())
         .ok_or_else(|| ApiError::missing_field(at("name")))?;
+    let name = usable_name(&at("name"), name)?;
     let upstream = input
         .upstream
         .filter(|upstream| !upstream.is_empty())
@@ -141,7 +219,8 @@ async fn refuse_browsers(request: Request, next: Next) -> Response {
         .and_then(|agent| agent.to_str().ok())
         .is_some_and(|agent| agent.starts_with("Mozilla/"));
     if from_browser {
-        return (StatusCode::FORBIDDEN, "User agent not allowed\n").into_response();
+        return ApiError::with_status(StatusCode::FORBIDDEN, "User agent not allowed")
+            .into_response();
     }
     next.run(request).await
 }

@@ -78,7 +78,7 @@ impl ProxyCollection {
     fn start(&self, proxy: &mut Proxy) -> Result<(), ApiError> {
         proxy
             .start(&self.shared)
-            .map_err(|err| ApiError::listen(&proxy.listen.to_string(), err))
+            .map_err(|err| ApiError::listen(&proxy.listen.to_string(), &err))
     }
 
     /// Every proxy by name.
@@ -111,7 +111,7 @@ impl ProxyCollection {
             .ok_or_else(ApiError::proxy_not_found)
     }
 
-    /// Creates a proxy; 409 if the name is taken, 500 if it cannot listen.
+    /// Creates a proxy; 409 if the name or the address is taken.
     pub(crate) async fn create(&self, spec: ProxySpec) -> Result<ProxyJson, ApiError> {
         let mut locked = self.lock().await?;
         if locked.proxies.contains_key(&spec.name) {

@@ -4,6 +4,21 @@ use std::net::SocketAddr;
 
 use axum::http::StatusCode;
 
+/// The longest proxy or toxic name the API accepts (it travels in URL paths).
+pub(crate) const MAX_NAME: usize = 128;
+
+/// Whether `name` round-trips through a URL path unencoded: 1 to [`MAX_NAME`] unreserved
+/// characters (RFC 3986: letters, digits, `-`, `.`, `_`, `~`), and not a dot segment.
+pub(crate) fn is_usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
 /// What can go wrong starting or running a proxy server.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -39,11 +54,29 @@ impl ApiError {
         }
     }
 
+    /// Any status with its message (for answers the routes do not write themselves: 404 for
+    /// an unknown path, 405, 413).
+    pub(crate) fn with_status(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(status, message)
+    }
+
     /// 400: the body is not what the endpoint reads.
     pub(crate) fn bad_body(detail: impl std::fmt::Display) -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("bad request body: {detail}"),
+        )
+    }
+
+    /// 400: a proxy or toxic name that cannot be used in the API's paths.
+    pub(crate) fn invalid_name(field: &str, name: &str) -> ApiError {
+        let shown: String = name.chars().take(40).collect();
+        let more = if shown.len() < name.len() { "..." } else { "" };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{field}: {shown:?}{more} is not usable in a URL path: a name is 1 to {MAX_NAME} letters, digits, `_`, `-`, `.` or `~`, and not `.` or `..`"
+            ),
         )
     }
 
@@ -93,12 +126,25 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "toxic not found")
     }
 
-    /// 500: the proxy could not listen (Toxiproxy answers 500 here too).
-    pub(crate) fn listen(address: &str, err: impl std::fmt::Display) -> ApiError {
+    /// 400: `listen` is not an address this host can listen on.
+    pub(crate) fn bad_listen(address: &str, why: impl std::fmt::Display) -> ApiError {
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("listen tcp {address}: {err}"),
+            StatusCode::BAD_REQUEST,
+            format!("listen: {address:?} {why}"),
         )
+    }
+
+    /// The proxy could not listen: 409 if the address is taken, 400 if it is not this host's
+    /// or not allowed, 500 (as in Toxiproxy) for anything else.
+    pub(crate) fn listen(address: &str, err: &std::io::Error) -> ApiError {
+        let status = match err.kind() {
+            std::io::ErrorKind::AddrInUse => StatusCode::CONFLICT,
+            std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::PermissionDenied => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, format!("listen tcp {address}: {err}"))
     }
 
     /// 503: the server is shutting down.

@@ -9,7 +9,15 @@
 //!
 //! Where it deliberately differs from Toxiproxy 2.12:
 //! - a TCP half-close passes through (Toxiproxy closes both sides on the first EOF);
-//! - `toxicity` outside 0..=1 and negative attributes are refused with 400;
+//! - `toxicity` outside 0..=1 and negative attributes are refused with 400, the message naming
+//!   the field (`attributes.latency: invalid value: integer `-500`, expected u64`);
+//! - bad input never answers 500: a listen address that is not `host:port` with a port of
+//!   0 to 65535, or not this host's, is 400; one in use is 409;
+//! - proxy and toxic names must round-trip through a URL path: 1 to 128 of `A-Z a-z 0-9 - . _ ~`,
+//!   not `.` or `..` (400 otherwise);
+//! - `bandwidth` needs `rate` of at least 1 (Toxiproxy takes 0, which holds every byte: use
+//!   `timeout` to stall a link);
+//! - every error, 403, 404, 405 and 413 included, is the JSON `{"error", "status"}`;
 //! - `POST /populate` also takes `{"proxies": [...]}`, not only a bare array;
 //! - a proxy created without `listen` listens on `127.0.0.1:0`, not on every interface;
 //! - `reset_peer` resets with RST even when added to an open connection, and updating a toxic

@@ -131,6 +131,7 @@ impl ToxicCollection {
             .name
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| format!("{kind}_{}", direction.as_str()));
+        let name = crate::api::usable_name("name", name)?;
 
         let mut chains = self.lock();
         if Self::find(&chains, &name).is_some() {

@@ -14,13 +14,21 @@ use crate::stream::{Chunk, Item};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct Bandwidth {
-    /// Rate in KB/s; 0 holds all data (as Toxiproxy 2.x effectively does).
+    /// Rate in KB/s, at least 1 (Toxiproxy 2.x takes 0 and then holds all data).
     pub(crate) rate: u64,
 }
 
-/// Builds a `bandwidth` toxic from its attributes.
+/// Builds a `bandwidth` toxic from its attributes; a rate of 0 is refused (it would hold
+/// every byte rather than cap the rate: the `timeout` toxic is the way to stall a link).
 pub(super) fn build(attributes: &Value) -> Result<Arc<dyn Toxic>, String> {
-    Ok(Arc::new(parse_attributes::<Bandwidth>(attributes)?))
+    let bandwidth = parse_attributes::<Bandwidth>(attributes)?;
+    if bandwidth.rate == 0 {
+        return Err(
+            "attributes.rate: must be at least 1 (KB/s); to stall the link use the timeout toxic"
+                .to_owned(),
+        );
+    }
+    Ok(Arc::new(bandwidth))
 }
 
 impl Bandwidth {
@@ -158,12 +166,21 @@ mod tests {
     }
 
     #[test]
-    fn rate_zero_holds_until_updated() {
-        let mut h = Harness::new("bandwidth", json!({"rate": 0}));
-        h.push_data(0, b"stuck");
-        assert!(matches!(h.pull(10_000), Pull::Idle));
+    fn rate_zero_is_refused_by_name() {
+        let err = build(&json!({"rate": 0})).expect_err("rate 0 blocks everything");
+        assert!(err.starts_with("attributes.rate:"), "{err}");
+        let err = build(&json!({"rate": -5})).expect_err("negative");
+        assert!(err.starts_with("attributes.rate:"), "{err}");
+    }
+
+    #[test]
+    fn a_faster_rate_releases_what_a_slow_one_held() {
+        // 1 KB/s: 5,000 bytes would take 5 s.
+        let mut h = Harness::new("bandwidth", json!({"rate": 1}));
+        h.push_data(0, &[7; 5000]);
+        assert_eq!(bytes_of(&h.pull_all(100)).len(), 100);
         let faster = build(&json!({"rate": 1000})).expect("bandwidth");
-        let now = h.at(10_000);
+        let now = h.at(100);
         h.state.update(
             faster.as_ref(),
             &mut Cx {
@@ -171,6 +188,6 @@ mod tests {
                 rng: &mut h.rng,
             },
         );
-        assert_eq!(bytes_of(&h.pull_all(10_001)), b"stuck");
+        assert_eq!(bytes_of(&h.pull_all(300)).len(), 4900);
     }
 }

@@ -121,7 +121,10 @@ fn parse_attributes<T: DeserializeOwned>(attributes: &Value) -> Result<T, String
         Value::Null => Value::Object(serde_json::Map::new()),
         other => other.clone(),
     };
-    serde_json::from_value(value).map_err(|err| err.to_string())
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        format!("attributes.{path}: {}", err.into_inner())
+    })
 }
 
 /// Serializes a toxic's config as its API attributes.
@@ -252,7 +255,10 @@ mod tests {
             "limit_data",
         ] {
             assert_eq!(lookup(name), Some(name));
-            assert!(build(name, &Value::Null).is_ok(), "{name} with defaults");
+            // Every type builds from its defaults but bandwidth, whose default rate (0) would
+            // stall the link instead of capping it.
+            let built = build(name, &Value::Null);
+            assert_eq!(built.is_ok(), name != "bandwidth", "{name} with defaults");
         }
         assert_eq!(lookup("noop"), None);
         assert_eq!(

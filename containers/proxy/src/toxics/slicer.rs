@@ -45,8 +45,12 @@ impl Slicer {
             }
             let mut mid = start + (end - start) / 2;
             if self.size_variation > 0 {
-                let shift = cx.rng.random_range(0..=2 * self.size_variation);
-                mid = (mid + shift).saturating_sub(self.size_variation);
+                let shift = cx
+                    .rng
+                    .random_range(0..=self.size_variation.saturating_mul(2));
+                mid = mid
+                    .saturating_add(shift)
+                    .saturating_sub(self.size_variation);
             }
             let mid = mid.clamp(start + 1, end - 1);
             spans.push((mid, end));
