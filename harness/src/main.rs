@@ -516,14 +516,15 @@ async fn run(
 
     let runner = Runner::default();
     let progress = Progress;
-    if jobs > 1 {
-        tell!("{jobs} runs at a time");
-    }
     let runs: Vec<(&Scenario, bool)> = scenarios
         .iter()
         .flat_map(|s| modes.iter().map(move |&control| (s, control)))
         .collect();
     let total = runs.len();
+    let jobs = jobs.clamp(1, total.max(1));
+    if jobs > 1 {
+        tell!("{jobs} runs at a time");
+    }
     let (runner, progress) = (&runner, &progress);
     let all = futures_util::stream::iter(runs.into_iter().enumerate())
         .map(|(i, (scenario, control))| async move {
@@ -542,7 +543,7 @@ async fn run(
             (i, outcome)
         })
         // Unordered: a long run does not hold a free slot while it finishes.
-        .buffer_unordered(jobs.max(1))
+        .buffer_unordered(jobs)
         .collect::<Vec<(usize, ScenarioOutcome)>>();
     // Interrupted, every run was dropped: their services and folders are gone.
     let Some(mut outcomes) = clawchaos::runner::unless_interrupted(all).await else {

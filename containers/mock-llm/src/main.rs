@@ -1,14 +1,13 @@
 //! `clawchaos-mock-llm`: the mock LLM as its own process, programmed over `/_mock/*`.
 
 use std::{
-    io::Write,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     process::ExitCode,
 };
 
 use clap::Parser;
 use clawchaos_mock_llm::{MockLlm, MockLlmConfig};
-use clawchaos_service_kit::{describe, init_tracing, shutdown_signal};
+use clawchaos_service_kit::{announce_listening, describe, init_tracing, shutdown_signal};
 
 /// An OpenAI-compatible mock LLM whose faults are programmed at run time.
 ///
@@ -46,14 +45,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "listening on {}", mock.addr())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        tracing::warn!("cannot write the listening address to stdout");
-    }
-    drop(stdout);
+    announce_listening(mock.addr());
     shutdown_signal().await;
     mock.shutdown().await;
     ExitCode::SUCCESS

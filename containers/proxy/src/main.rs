@@ -1,12 +1,11 @@
 //! `clawchaos-proxy`: the Toxiproxy-compatible proxy server as a standalone binary.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
 use clawchaos_proxy::{ProxyServer, ProxyServerConfig};
-use clawchaos_service_kit::{describe, init_tracing, shutdown_signal};
+use clawchaos_service_kit::{announce_listening, describe, init_tracing, shutdown_signal};
 
 /// A Toxiproxy-compatible TCP fault-injection proxy.
 ///
@@ -58,15 +57,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The one line a script reads to find the API, e.g. after `--port 0`.
-    let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "listening on {}", server.api_addr())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        tracing::warn!("cannot write the listening address to stdout");
-    }
-    drop(stdout);
+    announce_listening(server.api_addr());
     match server.run_until(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

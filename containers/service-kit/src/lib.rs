@@ -26,11 +26,23 @@ pub fn error_chain<'a>(
     text
 }
 
+/// Prints `listening on ADDR` on stdout and flushes it: the one line a script reads to find
+/// a standalone server (e.g. one started with `--port 0`).
+pub fn announce_listening(addr: std::net::SocketAddr) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "listening on {addr}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        tracing::warn!("cannot write the listening address to stdout");
+    }
+}
+
 /// [`error_chain`] of one error and its `source()`s.
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     error_chain(std::iter::successors(Some(err), |e| e.source()))
 }
-
 
 /// Installs a `tracing` subscriber writing to stderr, filtered by `RUST_LOG` (default `info`).
 ///

@@ -39,4 +39,50 @@ mod tests {
         assert_eq!(s["tier"], "ci");
         assert_eq!(v["scenarios"][2]["tier"], "release");
     }
+
+    /// Every key report.json can hold, found recursively.
+    fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    out.insert(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_field_is_documented_in_docs_reports_md() {
+        let docs = include_str!("../../../docs/reports.md");
+        let mut outcomes = crate::report::fixtures::outcomes();
+        // The optional parts too: a ledger, a known defect, a service version.
+        outcomes[0].ledger = Some(crate::ledger::Counts::default());
+        outcomes[0].known_defect = Some(crate::runner::KnownDefectSeen {
+            summary: String::new(),
+            report: String::new(),
+            probes: Vec::new(),
+            reproduced: true,
+        });
+        outcomes[0].cut_short = Some(String::new());
+        outcomes[0].services.push(crate::runner::ServiceStart {
+            name: "gateway".into(),
+            pid: Some(1),
+            ready_after: std::time::Duration::from_secs(1),
+            version: Some("OpenClaw 2026.9.6".into()),
+        });
+        let text = to_json(&outcomes).expect("serialises");
+        let mut found = std::collections::BTreeSet::new();
+        keys(
+            &serde_json::from_str(&text).expect("valid JSON"),
+            &mut found,
+        );
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|k| !docs.contains(&format!("`{k}`")))
+            .collect();
+        assert!(missing.is_empty(), "not in docs/reports.md: {missing:?}");
+    }
 }

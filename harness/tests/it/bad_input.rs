@@ -5,47 +5,9 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use clawchaos::scenario::{Diagnostic, parse_str};
+use clawchaos::scenario::parse_str;
 
-/// A scenario that can fail: one service, a probe, a fault and an expectation about it.
-const BASE: &str = r#"name = "base"
-
-[services.llm]
-kind = "mock_llm"
-
-[links.llm]
-to = "llm"
-
-[probes.fast]
-kind = "http"
-link = "llm"
-path = "/v1/models"
-status = 200
-
-[steady_state]
-probes = ["fast"]
-
-[[faults]]
-name = "slow"
-kind = "latency"
-link = "llm"
-latency = "250ms"
-at = "1s"
-duration = "2s"
-
-[[expect]]
-kind = "detect"
-fault = "slow"
-probe = "fast"
-within = "3s"
-"#;
-
-fn problems(text: &str) -> Vec<Diagnostic> {
-    match parse_str(Path::new("bad.toml"), text) {
-        Ok(_) => panic!("expected the scenario to be rejected:\n{text}"),
-        Err(e) => e.diagnostics().to_vec(),
-    }
-}
+use super::validation::{VALID as BASE, problems};
 
 /// `text` is rejected with a problem on the line that starts with `line_start` (1 for the
 /// top of the file) whose message contains `needle`.
@@ -71,11 +33,6 @@ fn rejected_at(text: &str, line_start: Option<&str>, needle: &str) {
 fn with(old: &str, new: &str) -> String {
     assert!(BASE.contains(old), "BASE lacks {old:?}");
     BASE.replacen(old, new, 1)
-}
-
-#[test]
-fn the_base_scenario_is_valid() {
-    parse_str(Path::new("base.toml"), BASE).expect("valid");
 }
 
 #[test]
@@ -179,11 +136,11 @@ fn names_that_are_not_safe_as_folder_names_or_table_cells_are_rejected() {
     let text = with("[services.llm]", &format!("[services.{long}]"));
     rejected_at(&text, Some("[services."), "is not usable");
     for bad in ["", "..", "a//b", "/abs", "new\\nline"] {
-        let text = with("name = \"base\"", &format!("name = \"{bad}\""));
-        rejected_at(&text, None, "scenario name");
+        let text = with("name = \"ok\"", &format!("name = \"{bad}\""));
+        rejected_at(&text, Some(&format!("name = \"{bad}\"")), "scenario name");
     }
     // A scenario name may have folders, as the shipped ones do.
-    let text = with("name = \"base\"", "name = \"llm/rate-limited\"");
+    let text = with("name = \"ok\"", "name = \"llm/rate-limited\"");
     parse_str(Path::new("ok.toml"), &text).expect("a name with a folder");
 }
 
@@ -225,7 +182,7 @@ fn two_files_with_one_name_are_rejected_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("two.toml: scenario name \"base\" is also the name of")
+        stderr.contains("two.toml: scenario name \"ok\" is also the name of")
             && stderr.contains("one.toml"),
         "{stderr}"
     );

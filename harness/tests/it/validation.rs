@@ -8,7 +8,8 @@ use clawchaos::scenario::{
     BrokerKind, Diagnostic, ExpectKind, FaultAction, LinkFault, ServiceKind, Stream, parse_str,
 };
 
-const VALID: &str = r#"
+/// A small valid scenario: one link, a probe, a fault and an expectation about it.
+pub(crate) const VALID: &str = r#"
 name = "ok"
 
 [services.llm]
@@ -41,7 +42,8 @@ probe = "fast"
 within = "3s"
 "#;
 
-fn problems(text: &str) -> Vec<Diagnostic> {
+/// The problems found in `text`, which must be rejected.
+pub(crate) fn problems(text: &str) -> Vec<Diagnostic> {
     match parse_str(Path::new("bad.toml"), text) {
         Ok(_) => panic!("expected the scenario to be rejected"),
         Err(e) => e.diagnostics().to_vec(),
