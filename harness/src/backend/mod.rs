@@ -3,9 +3,11 @@
 //! A service kind is a [`Recipe`] (in `crate::services`): it plans how the service runs and
 //! says when it is ready. A [`Backend`] takes a recipe and returns a running [`Service`]; it
 //! knows no kind. The process backend ([`process::ProcessBackend`]: local process groups, and
-//! servers inside the harness) is the one there is today.
+//! servers inside the harness) is the one that runs scenarios today; [`fake::FakeBackend`]
+//! runs no program, for tests of topology start, faults and teardown.
 
 mod choice;
+pub mod fake;
 pub mod in_process;
 pub mod logs;
 mod members;
@@ -55,8 +57,8 @@ pub enum BackendError {
     Signal {
         /// The service.
         service: String,
-        /// The OS error.
-        source: nix::Error,
+        /// Why (an OS error on the process backend).
+        source: std::io::Error,
     },
     /// The operation makes no sense for this kind of service.
     #[error("service {service} does not support {operation}")]

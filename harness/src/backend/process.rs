@@ -280,9 +280,9 @@ impl Service for ProcessService {
             Signal::Stop => signal::Signal::SIGSTOP,
             Signal::Cont => signal::Signal::SIGCONT,
         };
-        let result = self.kill_group(sig).map_err(|source| BackendError::Signal {
+        let result = self.kill_group(sig).map_err(|e| BackendError::Signal {
             service: self.launch.service.clone(),
-            source,
+            source: e.into(),
         });
         Box::pin(std::future::ready(result))
     }

@@ -1,8 +1,8 @@
 //! Bringing a scenario's topology up (services, proxy, links) and down again.
 //!
 //! [`Topology`] owns every resource of a run: the run folder, the services, the proxy server.
-//! Dropping it tears everything down synchronously (the path taken on panic or Ctrl-C);
-//! [`Topology::shutdown`] does the same gracefully on the normal path.
+//! Dropping it tears everything down synchronously (the path taken on panic or Ctrl-C), the
+//! run folder last; [`Topology::shutdown`] does the same gracefully on the normal path.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -51,8 +51,6 @@ pub enum TopologyError {
 
 /// The running topology of one scenario run.
 pub struct Topology {
-    /// The run folder (dropped last).
-    pub run_dir: RunDir,
     /// Services by name.
     pub services: BTreeMap<String, Box<dyn Service>>,
     /// The proxy API client.
@@ -81,6 +79,9 @@ pub struct Topology {
     advertised: BTreeMap<String, SocketAddr>,
     /// What probes see.
     pub probe_context: ProbeContext,
+    /// The run folder. The last field, so that it is removed after everything that runs in
+    /// it has stopped (fields drop in declaration order, after [`Drop::drop`]).
+    pub run_dir: RunDir,
 }
 
 impl Topology {
@@ -97,7 +98,6 @@ impl Topology {
             path: run_dir.path().to_path_buf(),
         });
         let mut topology = Topology {
-            run_dir,
             services: BTreeMap::new(),
             proxy: ToxiproxyClient::new("http://127.0.0.1:0"),
             proxy_names: BTreeMap::new(),
@@ -113,6 +113,7 @@ impl Topology {
             link_ports: BTreeMap::new(),
             advertised: BTreeMap::new(),
             probe_context: ProbeContext::default(),
+            run_dir,
         };
         topology.plan_advertised_links(scenario)?;
         if faults_on {
@@ -627,6 +628,22 @@ impl Topology {
                 service.stop().await;
             }
         }
+    }
+}
+
+/// The guaranteed teardown (panic, Ctrl-C, an early return), in the order of
+/// [`Topology::shutdown`] but without waiting: the ledger's clients, the proxy, the squatters,
+/// the services in reverse start order (each kills what it started when dropped); then the
+/// fields, the run folder last.
+impl Drop for Topology {
+    fn drop(&mut self) {
+        drop(self.ledger_client.take());
+        drop(self.embedded_proxy.take());
+        drop(std::mem::take(&mut self.squatters));
+        for name in self.start_order.iter().rev() {
+            drop(self.services.remove(name));
+        }
+        self.services.clear();
     }
 }
 

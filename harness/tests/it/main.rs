@@ -1,11 +1,12 @@
 //! The harness's integration tests, one binary (each test binary links the whole harness,
 //! librdkafka and lapin included): bad input, generated scenario files, the CLI and its
-//! standalone servers, control runs, guaranteed teardown, the Toxiproxy client against the
-//! proxy, and scenario validation.
+//! standalone servers, control runs, the runner on the fake backend, guaranteed teardown,
+//! the Toxiproxy client against the proxy, and scenario validation.
 
 mod bad_input;
 mod cli;
 mod control;
+mod fake_backend;
 mod scenario_properties;
 mod standalone;
 mod teardown;
