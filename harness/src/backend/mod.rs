@@ -212,7 +212,8 @@ pub trait Service: Send + Sync {
     }
     /// Delivers a signal to the service (its whole process group).
     fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>>;
-    /// Starts it again after it ended, on the same address.
+    /// Starts it again on the same address, stopping it first if it still runs (the
+    /// `restart` fault uses it on a running service, the `kill` fault's heal on a dead one).
     fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Stops it gracefully (then forcefully); idempotent.
     fn stop(&mut self) -> BoxFuture<'_, ()>;
@@ -316,7 +317,7 @@ pub enum Ready {
         /// How long to wait.
         within: Duration,
     },
-    /// When `GET path` on its port answers 2xx.
+    /// When `GET path` on its port answers 200.
     Http {
         /// The path, e.g. `/readyz`.
         path: &'static str,
