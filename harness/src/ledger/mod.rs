@@ -291,6 +291,7 @@ impl Ledger {
         let mut holds = check.min_overdue.is_none_or(|n| c.overdue >= n)
             && check.max_overdue.is_none_or(|n| c.overdue <= n)
             && check.max_duplicates.is_none_or(|n| c.duplicates <= n)
+            && check.max_outstanding.is_none_or(|n| c.outstanding <= n)
             && check.min_results.is_none_or(|n| results >= n)
             && check.min_failed.is_none_or(|n| c.failed >= n);
         if let Some(within) = check.results_within {
@@ -416,6 +417,24 @@ mod tests {
             "a task with a result is not overdue"
         );
         assert_eq!(ledger.late(), 1, "it came after the budget");
+    }
+
+    #[test]
+    fn a_backlog_past_max_outstanding_fails_until_drained() {
+        let ledger = Ledger::new(Duration::from_secs(10));
+        let caught_up = LedgerCheck {
+            max_outstanding: Some(1),
+            ..LedgerCheck::default()
+        };
+        assert!(ledger.check(&caught_up, None).0, "nothing published yet");
+        for _ in 0..2 {
+            let t = ledger.next_task("ping");
+            ledger.published(&t);
+        }
+        let (holds, detail) = ledger.check(&caught_up, None);
+        assert!(!holds, "two outstanding: {detail}");
+        ledger.result(&result("t-000001", "done"));
+        assert!(ledger.check(&caught_up, None).0, "one outstanding");
     }
 
     #[test]

@@ -144,6 +144,9 @@ pub struct LedgerCheck {
     pub max_overdue: Option<usize>,
     /// At most this many results for a task that already had one.
     pub max_duplicates: Option<usize>,
+    /// At most this many tasks published and not yet done or failed: the consumers keep up
+    /// (a steady state that requires it starts faults on a drained queue, not a backlog).
+    pub max_outstanding: Option<usize>,
     /// At least this many results (done or failed) so far.
     pub min_results: Option<usize>,
     /// Some result arrived within this long (the tasks are flowing).
