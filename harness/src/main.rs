@@ -644,6 +644,9 @@ impl Observer for Progress {
                     secs(*after)
                 )
             }
+            RunEvent::LinkReady { link, addr, to } => {
+                format!("link {link} on {addr}, in front of {to}")
+            }
             RunEvent::SteadyState { after } => format!("steady state at {}", secs(*after)),
             RunEvent::FaultInjected { fault, real } => {
                 if *real {

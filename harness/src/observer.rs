@@ -28,6 +28,15 @@ pub enum RunEvent {
         /// Time since the run began.
         after: Duration,
     },
+    /// A link (a proxy in front of a service) is listening.
+    LinkReady {
+        /// The link.
+        link: String,
+        /// Where it listens.
+        addr: std::net::SocketAddr,
+        /// The service it leads to.
+        to: String,
+    },
     /// Every steady-state probe holds.
     SteadyState {
         /// Time since the run began.

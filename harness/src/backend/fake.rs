@@ -8,7 +8,7 @@
 //! signal, restart, stop and drop is written to a [`Journal`], with whether the run folder
 //! still existed at that moment, so a test can check the order of a teardown.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -18,8 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{
-    Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, LogBuffer, Recipe, Run, Service, Signal,
-    StartContext,
+    Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Host, LogBuffer, Loopback,
+    Recipe, Run, RunDir, RunScope, Service, Signal, StartContext,
 };
 
 /// What happened to a fake service.
@@ -77,12 +77,22 @@ impl Journal {
 #[derive(Debug, Clone, Default)]
 pub struct FakeBackend {
     journal: Journal,
+    host: Option<Arc<dyn Host>>,
 }
 
 impl FakeBackend {
-    /// A fake backend writing to a fresh journal.
+    /// A fake backend writing to a fresh journal, its services on this machine's loopback.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fake backend whose runs place services and links on `host` (a test that no address
+    /// is assumed shows through it).
+    pub fn on_host(host: Arc<dyn Host>) -> Self {
+        Self {
+            host: Some(host),
+            ..Self::default()
+        }
     }
 
     /// Its journal.
@@ -92,6 +102,43 @@ impl FakeBackend {
 }
 
 impl Backend for FakeBackend {
+    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+        Box::pin(async move {
+            // Nothing to sweep: a fake run starts no process.
+            let dir = RunDir::create()?;
+            Ok(Box::new(FakeRun {
+                dir,
+                journal: self.journal.clone(),
+                host: self
+                    .host
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(Loopback) as Arc<dyn Host>),
+            }) as Box<dyn RunScope>)
+        })
+    }
+}
+
+/// A run on the [`FakeBackend`]: its folder, on loopback.
+#[derive(Debug)]
+pub struct FakeRun {
+    dir: RunDir,
+    journal: Journal,
+    host: Arc<dyn Host>,
+}
+
+impl RunScope for FakeRun {
+    fn run_dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn keep(&mut self) {
+        self.dir.keep();
+    }
+
+    fn host(&self) -> Arc<dyn Host> {
+        Arc::clone(&self.host)
+    }
+
     fn start<'a>(
         &'a self,
         name: &'a str,
@@ -103,7 +150,7 @@ impl Backend for FakeBackend {
             let inner = match plan.run {
                 Run::InProcess(start) => Inner::Real(start().await?),
                 Run::Process { port, .. } => {
-                    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                    let addr = SocketAddr::new(self.host.listen_ip(), port);
                     let listener = Listener::open(addr)
                         .await
                         .map_err(|e| BackendError::setup(name, e))?;
@@ -215,8 +262,11 @@ impl Service for FakeService {
         }
     }
 
-    fn pid(&self) -> Option<u32> {
-        None
+    fn handle(&self) -> Handle {
+        match &self.inner {
+            Inner::Real(service) => service.handle(),
+            Inner::Fake { .. } => Handle::InProcess,
+        }
     }
 
     fn exit_watch(&self) -> ExitWatch {

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use super::{BackendError, BoxFuture, ExitWatch, LogBuffer, Service, Signal};
+use super::{BackendError, BoxFuture, ExitWatch, Handle, LogBuffer, Service, Signal};
 
 /// A server the harness runs in-process.
 pub trait InProcessServer: Send + Sync + 'static {
@@ -71,8 +71,8 @@ impl<S: InProcessServer> Service for InProcess<S> {
         self.logs.clone()
     }
 
-    fn pid(&self) -> Option<u32> {
-        None
+    fn handle(&self) -> Handle {
+        Handle::InProcess
     }
 
     fn exit_watch(&self) -> ExitWatch {

@@ -1,13 +1,16 @@
 //! Backends start and stop the services of a topology.
 //!
 //! A service kind is a [`Recipe`] (in `crate::services`): it plans how the service runs and
-//! says when it is ready. A [`Backend`] takes a recipe and returns a running [`Service`]; it
-//! knows no kind. The process backend ([`process::ProcessBackend`]: local process groups, and
-//! servers inside the harness) is the one that runs scenarios today; [`fake::FakeBackend`]
-//! runs no program, for tests of topology start, faults and teardown.
+//! says when it is ready. A [`Backend`] opens a [`RunScope`] per run (the run folder, the
+//! [`Host`] its services live on, whatever else the backend holds for the run), and the scope
+//! takes recipes and returns running [`Service`]s; neither knows a kind. The process backend
+//! ([`process::ProcessBackend`]: local process groups, and servers inside the harness) is the
+//! one that runs scenarios today; [`fake::FakeBackend`] runs no program, for tests of topology
+//! start, faults and teardown.
 
 mod choice;
 pub mod fake;
+pub mod host;
 pub mod in_process;
 pub mod logs;
 mod members;
@@ -23,6 +26,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 pub use choice::default_backend;
+pub use host::{Host, Installed, Loopback, Program, Want};
 pub use logs::LogBuffer;
 pub use rundir::RunDir;
 pub use tool::{Tool, ToolError, ToolOutput};
@@ -134,6 +138,8 @@ pub enum Signal {
 /// What a backend needs to know about the run it starts services for.
 #[derive(Debug, Clone)]
 pub struct StartContext {
+    /// Where the run's services live: the address they bind and the ports they get.
+    pub host: std::sync::Arc<dyn Host>,
     /// The run's private folder (removed at teardown).
     pub run_dir: PathBuf,
     /// The run's id, set as `CLAWCHAOS_RUN_ID` in every child's environment.
@@ -161,6 +167,28 @@ pub struct CliCommand {
     pub env: Vec<(String, String)>,
 }
 
+/// What a running service is on the machine that runs it, for reports and probe patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handle {
+    /// A process group led by this pid.
+    Process {
+        /// The pid (in the namespace it runs in).
+        pid: u32,
+    },
+    /// A server inside the harness (it has no pid of its own).
+    InProcess,
+}
+
+impl Handle {
+    /// Its pid, when it is a process.
+    pub fn pid(self) -> Option<u32> {
+        match self {
+            Handle::Process { pid } => Some(pid),
+            Handle::InProcess => None,
+        }
+    }
+}
+
 /// A running service.
 pub trait Service: Send + Sync {
     /// Its name in the scenario.
@@ -173,8 +201,9 @@ pub trait Service: Send + Sync {
     }
     /// Its captured output.
     fn logs(&self) -> LogBuffer;
-    /// Its pid, when it is a process.
-    fn pid(&self) -> Option<u32>;
+    /// What it is on the machine that runs it (a process and its pid, or a server inside
+    /// the harness).
+    fn handle(&self) -> Handle;
     /// A shared view of how it ended, once it has (replaced by a restart).
     fn exit_watch(&self) -> ExitWatch;
     /// How it ended, once it has.
@@ -192,6 +221,10 @@ pub trait Service: Send + Sync {
     /// The config file it reads at run time (and reloads on change), relative to its folder,
     /// if it has one.
     fn config_file(&self) -> Option<PathBuf> {
+        None
+    }
+    /// Its libfaketime offset file, relative to its folder, if it runs under libfaketime.
+    fn clock_file(&self) -> Option<PathBuf> {
         None
     }
     /// Reads a file of its folder (`rel` is relative to it).
@@ -219,8 +252,24 @@ pub trait Service: Send + Sync {
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 }
 
-/// Starts services.
+/// Runs scenarios' services: opens a scope per run.
 pub trait Backend: Send + Sync {
+    /// Opens a run: first removes what runs killed before their teardown left behind (found
+    /// by the marks this backend puts on everything it starts), then makes the run folder and
+    /// whatever else the backend holds for one run.
+    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
+}
+
+/// One run's place on a backend: it owns the run folder and everything the backend made for
+/// the run, and is dropped after the run's services (the topology holds it as its last
+/// field), the run folder last.
+pub trait RunScope: Send + Sync {
+    /// The run folder.
+    fn run_dir(&self) -> &RunDir;
+    /// Keeps the run folder after the run (`--keep`).
+    fn keep(&mut self);
+    /// Where the run's services and links live.
+    fn host(&self) -> std::sync::Arc<dyn Host>;
     /// Starts the service `name` as `recipe` plans it; it is torn down when stopped or dropped.
     fn start<'a>(
         &'a self,
@@ -239,10 +288,29 @@ pub trait Recipe: Send + Sync {
     fn ready(&self) -> Ready;
 }
 
+/// Where a service runs, relative to the run's other services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// A host of its own (on the process backend, every service shares this machine).
+    Own,
+    /// On the host of the service of this name, sharing its addresses and processes (a port
+    /// squatter beside the service whose port it takes, which must see the squatter as the
+    /// holder of its port).
+    With(String),
+}
+
 /// How a service runs, and what the harness knows of it besides its address.
 pub struct Plan {
     /// What to start.
     pub run: Run,
+    /// Where it runs.
+    pub placement: Placement,
+    /// Its libfaketime offset file, relative to its folder, when it runs under libfaketime
+    /// (the `clock_skew` fault writes it).
+    pub clock_file: Option<PathBuf>,
+    /// The image to run it from, on a backend that runs images (the host's
+    /// [`Installed::image`]); `None`: a program of this machine, or the backend's choice.
+    pub image: Option<String>,
     /// Its command-line tool, if it has one.
     pub cli: Option<CliCommand>,
     /// The config file it reads at run time (and reloads on change), relative to its folder.
@@ -258,6 +326,9 @@ impl Plan {
     pub fn new(run: Run) -> Self {
         Self {
             run,
+            placement: Placement::Own,
+            clock_file: None,
+            image: None,
             cli: None,
             config_file: None,
             version: None,
@@ -272,7 +343,7 @@ pub type StartInProcess =
 
 /// What a plan starts.
 pub enum Run {
-    /// A program, listening on `port` of loopback.
+    /// A program, listening on `port` of its host's listen address.
     Process {
         /// The program, its environment and folder.
         launch: Launch,
@@ -341,8 +412,13 @@ impl StartContext {
     pub fn port_for(&self, service: &str) -> std::io::Result<u16> {
         match self.fixed_ports.get(service) {
             Some(&port) => Ok(port),
-            None => ports::free_port(),
+            None => self.host.port(Want::Any),
         }
+    }
+
+    /// A free port on the run's host (for a second listener, a relay, a node's internals).
+    pub fn free_port(&self) -> std::io::Result<u16> {
+        self.host.port(Want::Any)
     }
 
     /// The folder of `service` in the run folder, made if it is not there yet.

@@ -4,7 +4,7 @@
 //! takes them along; the group is killed when the [`ProcessService`] is dropped, whatever the
 //! reason (success, failure, panic, Ctrl-C).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -15,22 +15,58 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use super::rundir::RUN_ID_ENV;
+use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
-    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Launch, LogBuffer, Recipe,
-    Run, Service, Signal, StartContext,
+    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Handle, Host, Launch,
+    LogBuffer, Loopback, Recipe, Run, RunScope, Service, Signal, StartContext,
 };
 
 /// How long a graceful stop waits after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The process backend: runs what a recipe plans as a local process group (or, for an
-/// in-process plan, inside the harness).
+/// in-process plan, inside the harness), every service on this machine's loopback.
 #[derive(Debug, Default, Clone)]
 pub struct ProcessBackend;
 
 impl Backend for ProcessBackend {
+    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+        Box::pin(async move {
+            // The processes of a dead run carry its id in their environment; its folder names
+            // its owner's pid.
+            let root = RunDir::root();
+            std::fs::create_dir_all(&root)?;
+            sweep_dead_runs(&root);
+            let dir = RunDir::create()?;
+            Ok(Box::new(ProcessRun {
+                dir,
+                host: Arc::new(Loopback),
+            }) as Box<dyn RunScope>)
+        })
+    }
+}
+
+/// A run on the process backend: its folder, on this machine's loopback.
+#[derive(Debug)]
+pub struct ProcessRun {
+    dir: RunDir,
+    host: Arc<dyn Host>,
+}
+
+impl RunScope for ProcessRun {
+    fn run_dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn keep(&mut self) {
+        self.dir.keep();
+    }
+
+    fn host(&self) -> Arc<dyn Host> {
+        Arc::clone(&self.host)
+    }
+
     fn start<'a>(
         &'a self,
         name: &'a str,
@@ -38,12 +74,16 @@ impl Backend for ProcessBackend {
         context: &'a StartContext,
     ) -> BoxFuture<'a, Result<Box<dyn Service>, BackendError>> {
         Box::pin(async move {
+            // Every service shares this machine: a placement beside another service, and a
+            // clock file, need nothing more than the plan already wrote.
             let plan = recipe.plan(name, context)?;
             match plan.run {
                 Run::InProcess(start) => start().await,
                 Run::Process { launch, port } => {
-                    let mut service = ProcessService::spawn(launch, port, plan.cli)?;
+                    let addr = SocketAddr::new(self.host.listen_ip(), port);
+                    let mut service = ProcessService::spawn(launch, addr, plan.cli)?;
                     service.config_file = plan.config_file;
+                    service.clock_file = plan.clock_file;
                     service.version = plan.version;
                     service.control = plan.control;
                     Ok(Box::new(service) as Box<dyn Service>)
@@ -58,6 +98,7 @@ pub struct ProcessService {
     launch: Launch,
     tool: Option<Arc<dyn Tool>>,
     config_file: Option<PathBuf>,
+    clock_file: Option<PathBuf>,
     version: Option<String>,
     addr: SocketAddr,
     /// Where the harness's own clients reach it, when not at `addr`.
@@ -69,7 +110,11 @@ pub struct ProcessService {
 }
 
 impl ProcessService {
-    fn spawn(launch: Launch, port: u16, cli: Option<CliCommand>) -> Result<Self, BackendError> {
+    fn spawn(
+        launch: Launch,
+        addr: SocketAddr,
+        cli: Option<CliCommand>,
+    ) -> Result<Self, BackendError> {
         let logs = LogBuffer::new();
         let exit = ExitWatch::default();
         let pid = spawn_group(&launch, &logs, &exit)?;
@@ -77,8 +122,9 @@ impl ProcessService {
             launch,
             tool: cli.map(|c| Arc::new(LocalTool(c)) as Arc<dyn Tool>),
             config_file: None,
+            clock_file: None,
             version: None,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            addr,
             control: None,
             logs,
             pid,
@@ -239,8 +285,8 @@ impl Service for ProcessService {
         self.logs.clone()
     }
 
-    fn pid(&self) -> Option<u32> {
-        Some(self.pid)
+    fn handle(&self) -> Handle {
+        Handle::Process { pid: self.pid }
     }
 
     fn exit_watch(&self) -> ExitWatch {
@@ -253,6 +299,10 @@ impl Service for ProcessService {
 
     fn config_file(&self) -> Option<PathBuf> {
         self.config_file.clone()
+    }
+
+    fn clock_file(&self) -> Option<PathBuf> {
+        self.clock_file.clone()
     }
 
     fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {

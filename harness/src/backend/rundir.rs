@@ -35,11 +35,11 @@ impl RunDir {
         std::env::temp_dir().join("clawchaos")
     }
 
-    /// Sweeps dead runs, then creates a fresh run folder under [`Self::root`].
+    /// Creates a fresh run folder under [`Self::root`]. Sweeping what dead runs left is the
+    /// backend's part, before it opens a run ([`super::Backend::open_run`]).
     pub fn create() -> std::io::Result<Self> {
         let root = Self::root();
         std::fs::create_dir_all(&root)?;
-        sweep_dead_runs(&root);
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())

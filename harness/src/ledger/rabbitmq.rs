@@ -3,6 +3,7 @@
 //! internal admin user (never through a faulted link), and reconnects when the node goes away
 //! (a broker restart is a fault the ledger must outlive).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{Ledger, LedgerClient, TaskResult};
@@ -24,11 +25,11 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 /// Time allowed for one confirmed publish.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts publishing `rate` tasks per second to the node on `port`, and collecting results.
-pub fn start(ledger: Ledger, port: u16, rate: f64, prompt: String) -> LedgerClient {
+/// Starts publishing `rate` tasks per second to the node at `addr`, and collecting results.
+pub fn start(ledger: Ledger, addr: SocketAddr, rate: f64, prompt: String) -> LedgerClient {
     LedgerClient::spawn(async move {
         loop {
-            match session(&ledger, port, rate, &prompt).await {
+            match session(&ledger, addr, rate, &prompt).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::debug!(error = %e, "ledger: broker connection lost; reconnecting");
@@ -54,8 +55,8 @@ async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
 }
 
 /// One connection's life: publish and collect until it fails.
-async fn session(ledger: &Ledger, port: u16, rate: f64, prompt: &str) -> Result<(), String> {
-    let url = crate::services::rabbitmq::admin_url(port);
+async fn session(ledger: &Ledger, addr: SocketAddr, rate: f64, prompt: &str) -> Result<(), String> {
+    let url = crate::services::rabbitmq::admin_url(addr);
     let connection = Connection::connect(&url, ConnectionProperties::default())
         .await
         .map_err(|e| format!("connect: {e}"))?;

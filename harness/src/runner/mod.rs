@@ -4,7 +4,8 @@
 //! Who owns what:
 //! - [`topology::Topology`] owns every resource of a run (run folder, services, proxy, links,
 //!   the ledger's clients) and starts services through their recipe (`crate::services`) on a
-//!   backend, waiting until each is ready; dropping it tears everything down.
+//!   backend's run scope, waiting until each is ready (`ready`); dropping it tears
+//!   everything down.
 //! - `timeline::Timeline` plays one run: steady state, each fault's injection and heal on
 //!   schedule (keeping what each injection returned for its heal), the probes' pollers, and
 //!   the verdicts, which `verdict` decides as pure functions of the observations.
@@ -15,6 +16,7 @@ mod clock;
 pub mod faults;
 mod interrupt;
 pub mod outcome;
+mod ready;
 mod timeline;
 pub mod topology;
 mod verdict;
@@ -161,16 +163,10 @@ impl Runner {
             }
         };
         if options.keep_run_dir {
-            topology.run_dir.keep();
+            topology.keep_run_dir();
         }
 
-        let mut timeline = Timeline::new(
-            scenario,
-            self.backend.as_ref(),
-            options.control,
-            &mut topology,
-            started,
-        );
+        let mut timeline = Timeline::new(scenario, options.control, &mut topology, started);
         let timeline_started = Instant::now();
         let result =
             tokio::time::timeout_at(deadline.into(), timeline.run(&mut topology, observer)).await;

@@ -9,7 +9,6 @@ use super::faults::{self, FaultCx, FaultError, Undo};
 use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
 use super::topology::Topology;
 use super::{clock, verdict};
-use crate::backend::Backend;
 use crate::observer::{Observer, RunEvent, RunName};
 use crate::probe::poller::{History, Poller};
 use crate::probe::{Observation, ms};
@@ -46,7 +45,6 @@ struct ExpectState<'s> {
 /// The state of a run's timeline; it survives a timeout so partial results can be reported.
 pub(super) struct Timeline<'s> {
     scenario: &'s Scenario,
-    backend: &'s dyn Backend,
     control: bool,
     run_started: Instant,
     pollers: BTreeMap<String, Poller>,
@@ -63,7 +61,6 @@ pub(super) struct Timeline<'s> {
 impl<'s> Timeline<'s> {
     pub(super) fn new(
         scenario: &'s Scenario,
-        backend: &'s dyn Backend,
         control: bool,
         topology: &mut Topology,
         run_started: Instant,
@@ -84,7 +81,6 @@ impl<'s> Timeline<'s> {
             .collect();
         Self {
             scenario,
-            backend,
             control,
             run_started,
             pollers,
@@ -382,7 +378,6 @@ impl<'s> Timeline<'s> {
                         let mut cx = FaultCx {
                             topology,
                             scenario: self.scenario,
-                            backend: self.backend,
                         };
                         self.faults[i].undo = Some(faults::inject(f.spec, &mut cx).await?);
                     }
@@ -421,7 +416,6 @@ impl<'s> Timeline<'s> {
             let mut cx = FaultCx {
                 topology,
                 scenario: self.scenario,
-                backend: self.backend,
             };
             faults::heal(self.faults[i].spec, undo, &mut cx).await?;
         }

@@ -1,29 +1,24 @@
 //! Bringing a scenario's topology up (services, proxy, links) and down again.
 //!
-//! [`Topology`] owns every resource of a run: the run folder, the services, the proxy server.
-//! Dropping it tears everything down synchronously (the path taken on panic or Ctrl-C), the
-//! run folder last; [`Topology::shutdown`] does the same gracefully on the normal path.
+//! [`Topology`] owns every resource of a run: the backend's run scope (the run folder and
+//! what else the backend holds for the run), the services, the proxy server. Dropping it tears
+//! everything down synchronously (the path taken on panic or Ctrl-C), the run scope last;
+//! [`Topology::shutdown`] does the same gracefully on the normal path.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::backend::ports::{free_port, free_port_both_families, free_privileged_port};
-use crate::backend::{Backend, BackendError, Ready, Recipe, RunDir, Service, StartContext};
+use super::ready::Waiter;
+use crate::backend::{
+    Backend, BackendError, Recipe, RunDir, RunScope, Service, StartContext, Want,
+};
 use crate::clients::toxiproxy::ToxiproxyClient;
 use crate::observer::RunEvent;
 use crate::probe::{ProbeContext, ServiceView};
 use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceSpec, Target};
 use crate::services::Queue;
 use crate::services::squatter::SquatterRecipe;
-
-/// How long a RabbitMQ node may take to accept an AMQP login (5–7 s idle here, ~20 s under
-/// a parallel build).
-const RABBITMQ_READY_WITHIN: Duration = Duration::from_secs(60);
-
-/// How long a Tansu broker may take to answer metadata and take its topics (well under a
-/// second here; SCRAM set-up starts it twice).
-const KAFKA_READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// Why the topology could not be brought up.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +74,10 @@ pub struct Topology {
     advertised: BTreeMap<String, SocketAddr>,
     /// What probes see.
     pub probe_context: ProbeContext,
-    /// The run folder. The last field, so that it is removed after everything that runs in
-    /// it has stopped (fields drop in declaration order, after [`Drop::drop`]).
-    pub run_dir: RunDir,
+    /// The backend's scope of this run: the run folder, the host the services live on. The
+    /// last field, so that it goes after everything that runs in it has stopped (fields drop
+    /// in declaration order, after [`Drop::drop`]).
+    scope: Box<dyn RunScope>,
 }
 
 impl Topology {
@@ -93,12 +89,13 @@ impl Topology {
         faults_on: bool,
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<Self, TopologyError> {
-        let run_dir = RunDir::create().map_err(crate::backend::BackendError::from)?;
+        let scope = backend.open_run().await?;
         on_event(RunEvent::RunFolder {
-            path: run_dir.path().to_path_buf(),
+            path: scope.run_dir().path().to_path_buf(),
         });
         let mut topology = Topology {
             services: BTreeMap::new(),
+            // Replaced by the real proxy's client when the first link is made.
             proxy: ToxiproxyClient::new("http://127.0.0.1:0"),
             proxy_names: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -113,11 +110,11 @@ impl Topology {
             link_ports: BTreeMap::new(),
             advertised: BTreeMap::new(),
             probe_context: ProbeContext::default(),
-            run_dir,
+            scope,
         };
         topology.plan_advertised_links(scenario)?;
         if faults_on {
-            topology.squat_ports(scenario, backend).await?;
+            topology.squat_ports(scenario).await?;
         }
         let mut pending_services: Vec<&ServiceSpec> = scenario.services.values().collect();
         let mut pending_links: Vec<&LinkSpec> = scenario.links.values().collect();
@@ -129,7 +126,7 @@ impl Topology {
                 if topology.can_start(spec) {
                     pending_services.remove(i);
                     topology
-                        .start_service(scenario, spec, backend, &mut on_event)
+                        .start_service(scenario, spec, &mut on_event)
                         .await?;
                 } else {
                     i += 1;
@@ -141,6 +138,13 @@ impl Topology {
                 if topology.services.contains_key(&link.to) {
                     pending_links.remove(i);
                     topology.start_link(scenario, link).await?;
+                    if let Some(&addr) = topology.links.get(&link.name) {
+                        on_event(RunEvent::LinkReady {
+                            link: link.name.clone(),
+                            addr,
+                            to: link.to.clone(),
+                        });
+                    }
                 } else {
                     i += 1;
                 }
@@ -162,7 +166,11 @@ impl Topology {
                 .and_then(|s| crate::services::kind(s).queue);
             let client = match queue {
                 Some(Queue::Kafka) => {
-                    let (access, admin) = topology.kafka_access(&spec.broker)?;
+                    let (access, admin) = super::ready::kafka_access(
+                        topology.run_dir().path(),
+                        &spec.broker,
+                        broker.as_ref(),
+                    )?;
                     crate::ledger::kafka::start(
                         ledger.clone(),
                         access,
@@ -173,7 +181,7 @@ impl Topology {
                 }
                 Some(Queue::Amqp) | None => crate::ledger::rabbitmq::start(
                     ledger.clone(),
-                    broker.addr().port(),
+                    broker.addr(),
                     spec.rate,
                     spec.prompt.clone(),
                 ),
@@ -188,46 +196,28 @@ impl Topology {
     /// to the broker, the broker must advertise the link's address, so that port is chosen
     /// now, before either exists.
     fn plan_advertised_links(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
+        let host = self.scope.host();
         for link in scenario.links.values() {
             if let Some(Queue::Kafka) = scenario
                 .services
                 .get(&link.to)
                 .and_then(|s| crate::services::kind(s).queue)
             {
-                let port = free_port().map_err(BackendError::from)?;
+                let port = host.port(Want::Any).map_err(BackendError::from)?;
                 self.link_ports.insert(link.name.clone(), port);
                 self.advertised
-                    .insert(link.to.clone(), SocketAddr::from(([127, 0, 0, 1], port)));
+                    .insert(link.to.clone(), SocketAddr::new(host.link_ip(), port));
             }
         }
         Ok(())
     }
 
-    /// Where the harness's own clients reach Tansu broker `name` (its relay, or the broker),
-    /// and the harness's SCRAM user there if it requires one.
-    fn kafka_access(
-        &self,
-        name: &str,
-    ) -> Result<(SocketAddr, Option<crate::services::tansu::Credentials>), TopologyError> {
-        let service = self
-            .services
-            .get(name)
-            .ok_or_else(|| BackendError::setup(name, "it is not running"))?;
-        let admin = crate::services::tansu::credentials(self.run_dir.path(), name)
-            .map(|users| users.map(|(admin, _)| admin))
-            .map_err(|e| BackendError::setup(name, format!("its SCRAM users: {e}")))?;
-        Ok((service.control_addr().unwrap_or(service.addr()), admin))
-    }
-
     /// Puts the before-start faults in place: a squatter on each squatted service's port.
-    async fn squat_ports(
-        &mut self,
-        scenario: &Scenario,
-        backend: &dyn Backend,
-    ) -> Result<(), TopologyError> {
+    async fn squat_ports(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
+        let host = self.scope.host();
         for fault in &scenario.faults {
             if let FaultAction::PrivilegedPort { service } = &fault.action {
-                let port = free_privileged_port().map_err(BackendError::from)?;
+                let port = host.port(Want::Privileged).map_err(BackendError::from)?;
                 self.fixed_ports.insert(service.clone(), port);
                 self.injected_before_start
                     .insert(fault.name.clone(), Instant::now());
@@ -241,18 +231,26 @@ impl Topology {
             else {
                 continue;
             };
-            let port = free_port_both_families().map_err(BackendError::from)?;
+            let port = host.port(Want::BothFamilies).map_err(BackendError::from)?;
             let recipe = SquatterRecipe {
                 port,
                 family: *family,
+                beside: service.clone(),
             };
             let name = recipe.name();
-            let squatter = backend.start(&name, &recipe, &self.start_context()).await?;
-            self.wait_ready(scenario, &name, squatter.as_ref(), recipe.ready())
+            let squatter = self
+                .scope
+                .start(&name, &recipe, &self.start_context())
+                .await?;
+            self.waiter(scenario)
+                .ready(&name, squatter.as_ref(), recipe.ready())
                 .await?;
             self.probe_context.vars.set(
                 "squatter_pid",
-                squatter.pid().map_or_else(String::new, |p| p.to_string()),
+                squatter
+                    .handle()
+                    .pid()
+                    .map_or_else(String::new, |p| p.to_string()),
             );
             if *config_port {
                 self.fixed_config_ports.insert(service.clone(), port);
@@ -271,7 +269,6 @@ impl Topology {
     pub async fn restart_on_new_port(
         &mut self,
         scenario: &Scenario,
-        backend: &dyn Backend,
         name: &str,
     ) -> Result<(), TopologyError> {
         let Some(spec) = scenario.services.get(name) else {
@@ -281,13 +278,18 @@ impl Topology {
             old.stop().await;
         }
         self.start_order.retain(|n| n != name);
-        self.fixed_ports.insert(
-            name.to_string(),
-            free_port_both_families().map_err(BackendError::from)?,
-        );
+        let port = self
+            .scope
+            .host()
+            .port(Want::BothFamilies)
+            .map_err(BackendError::from)?;
+        self.fixed_ports.insert(name.to_string(), port);
         let context = self.start_context();
         let kind = crate::services::kind(spec);
-        let service = backend.start(name, kind.recipe.as_ref(), &context).await?;
+        let service = self
+            .scope
+            .start(name, kind.recipe.as_ref(), &context)
+            .await?;
         self.probe_context
             .services
             .insert(name.to_string(), view_of(service.as_ref()));
@@ -302,7 +304,7 @@ impl Topology {
         if let Some(service) = self.services.get(name) {
             let vars = &self.probe_context.vars;
             vars.set(format!("port:{name}"), service.addr().port());
-            if let Some(pid) = service.pid() {
+            if let Some(pid) = service.handle().pid() {
                 vars.set(format!("pid:{name}"), pid);
             }
         }
@@ -317,10 +319,45 @@ impl Topology {
         })
     }
 
+    /// The running service `name`, or why there is none (for faults, which act on services by
+    /// name).
+    pub fn service(&self, name: &str) -> Result<&dyn Service, String> {
+        self.services
+            .get(name)
+            .map(|s| s.as_ref())
+            .ok_or_else(|| format!("no service {name}"))
+    }
+
+    /// The running service `name`, to restart it; or why there is none.
+    pub fn service_mut(&mut self, name: &str) -> Result<&mut Box<dyn Service>, String> {
+        self.services
+            .get_mut(name)
+            .ok_or_else(|| format!("no service {name}"))
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> &RunDir {
+        self.scope.run_dir()
+    }
+
+    /// Keeps the run folder after the run (`--keep`).
+    pub fn keep_run_dir(&mut self) {
+        self.scope.keep();
+    }
+
+    fn waiter<'a>(&'a self, scenario: &'a Scenario) -> Waiter<'a> {
+        Waiter {
+            scenario,
+            probe_context: &self.probe_context,
+            run_dir: self.run_dir().path(),
+        }
+    }
+
     fn start_context(&self) -> StartContext {
         StartContext {
-            run_dir: self.run_dir.path().to_path_buf(),
-            run_id: self.run_dir.id().to_string(),
+            host: self.scope.host(),
+            run_dir: self.run_dir().path().to_path_buf(),
+            run_id: self.run_dir().id().to_string(),
             links: self.links.clone(),
             services: self
                 .services
@@ -337,13 +374,15 @@ impl Topology {
         &mut self,
         scenario: &Scenario,
         spec: &ServiceSpec,
-        backend: &dyn Backend,
         on_event: &mut impl FnMut(RunEvent),
     ) -> Result<(), TopologyError> {
         let context = self.start_context();
         let kind = crate::services::kind(spec);
         let recipe = kind.recipe;
-        let service = backend.start(&spec.name, recipe.as_ref(), &context).await?;
+        let service = self
+            .scope
+            .start(&spec.name, recipe.as_ref(), &context)
+            .await?;
         self.probe_context
             .services
             .insert(spec.name.clone(), view_of(service.as_ref()));
@@ -355,198 +394,20 @@ impl Topology {
         self.start_order.push(spec.name.clone());
         self.publish_vars(&spec.name);
         if let Some(service) = self.services.get(&spec.name) {
-            self.wait_ready(scenario, &spec.name, service.as_ref(), recipe.ready())
+            self.waiter(scenario)
+                .ready(&spec.name, service.as_ref(), recipe.ready())
                 .await?;
         }
         if let Some(service) = self.services.get(&spec.name) {
             on_event(RunEvent::ServiceReady {
                 service: spec.name.clone(),
                 addr: service.addr(),
-                pid: service.pid(),
+                pid: service.handle().pid(),
                 version: service.version(),
                 after: Duration::ZERO,
             });
         }
         Ok(())
-    }
-
-    /// Waits until `service` is ready as its recipe says.
-    async fn wait_ready(
-        &self,
-        scenario: &Scenario,
-        name: &str,
-        service: &dyn Service,
-        ready: Ready,
-    ) -> Result<(), TopologyError> {
-        match ready {
-            Ready::Started => Ok(()),
-            Ready::Port { within } => self.wait_port(name, service, within).await,
-            Ready::Probe { probe, within } => {
-                self.wait_probe(scenario, name, service, &probe, within)
-                    .await
-            }
-            Ready::Http { path, within } => self.wait_http_ok(name, service, path, within).await,
-            Ready::Output { within } => {
-                let logs = service.logs();
-                self.wait_until(name, service, within, "it printed its first line", || {
-                    let seen = !logs.is_empty();
-                    async move {
-                        if seen {
-                            Ok(())
-                        } else {
-                            Err("no output yet".to_string())
-                        }
-                    }
-                })
-                .await
-            }
-            Ready::Amqp => {
-                let port = service.addr().port();
-                self.wait_until(
-                    name,
-                    service,
-                    RABBITMQ_READY_WITHIN,
-                    "an AMQP handshake",
-                    || crate::services::rabbitmq::handshake(port, Duration::from_secs(5)),
-                )
-                .await
-            }
-            Ready::Kafka => {
-                // Through its relay, logged in; this also creates the task and result topics.
-                let (access, admin) = self.kafka_access(name)?;
-                self.wait_until(
-                    name,
-                    service,
-                    KAFKA_READY_WITHIN,
-                    "a Kafka metadata answer",
-                    || crate::services::tansu::ready(access, admin.clone(), Duration::from_secs(5)),
-                )
-                .await
-            }
-        }
-    }
-
-    /// Polls `check` until it holds; fails early, with the service's last output, if the
-    /// service exits first.
-    async fn wait_until<F, Fut>(
-        &self,
-        name: &str,
-        service: &dyn Service,
-        within: Duration,
-        what: &str,
-        mut check: F,
-    ) -> Result<(), TopologyError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<(), String>>,
-    {
-        let deadline = super::clock::after(Instant::now(), within);
-        loop {
-            let last = match check().await {
-                Ok(()) => return Ok(()),
-                Err(seen) => seen,
-            };
-            if let Some(exit) = service.exit() {
-                return Err(TopologyError::NotReady {
-                    service: name.to_string(),
-                    within,
-                    reason: format!(
-                        "it {} before {what}; last output: {}",
-                        exit.describe(),
-                        service.logs().tail(8).join(" | ")
-                    ),
-                });
-            }
-            if Instant::now() >= deadline {
-                return Err(TopologyError::NotReady {
-                    service: name.to_string(),
-                    within,
-                    reason: format!("{what}: {last}"),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_port(
-        &self,
-        name: &str,
-        service: &dyn Service,
-        within: Duration,
-    ) -> Result<(), TopologyError> {
-        let addr = service.addr();
-        self.wait_until(
-            name,
-            service,
-            within,
-            &format!("listening on {addr}"),
-            || async move {
-                tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| format!("nothing listens on {addr} ({e})"))
-            },
-        )
-        .await
-    }
-
-    async fn wait_http_ok(
-        &self,
-        name: &str,
-        service: &dyn Service,
-        path: &str,
-        within: Duration,
-    ) -> Result<(), TopologyError> {
-        let url = format!("http://{}{path}", service.addr());
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
-        let (url, client) = (&url, &client);
-        self.wait_until(
-            name,
-            service,
-            within,
-            &format!("answering 200 on {url}"),
-            || async move {
-                match client.get(url).send().await {
-                    Ok(r) if r.status().as_u16() == 200 => Ok(()),
-                    Ok(r) => Err(format!("status {}", r.status().as_u16())),
-                    Err(e) => Err(e.to_string()),
-                }
-            },
-        )
-        .await
-    }
-
-    async fn wait_probe(
-        &self,
-        scenario: &Scenario,
-        name: &str,
-        service: &dyn Service,
-        probe: &str,
-        within: Duration,
-    ) -> Result<(), TopologyError> {
-        let Some(spec) = scenario.probes.get(probe) else {
-            return Ok(());
-        };
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap_or_default();
-        let (context, client) = (&self.probe_context, &client);
-        self.wait_until(
-            name,
-            service,
-            within,
-            &format!("probe `{probe}` held"),
-            || async move {
-                let o = crate::probe::evaluate(spec, context, client).await;
-                if o.holds { Ok(()) } else { Err(o.detail) }
-            },
-        )
-        .await
     }
 
     /// Connects to the proxy API on first use: `TOXIPROXY_URL` if set (proxy names then carry
@@ -557,11 +418,11 @@ impl Topology {
         }
         if let Some(client) = ToxiproxyClient::from_env() {
             self.proxy = client;
-            self.proxy_prefix = Some(format!("{}-", self.run_dir.id()));
+            self.proxy_prefix = Some(format!("{}-", self.run_dir().id()));
             return Ok(());
         }
         let server = clawchaos_proxy::ProxyServer::start(clawchaos_proxy::ProxyServerConfig {
-            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_addr: SocketAddr::new(self.scope.host().link_ip(), 0),
             seed: Some(seed),
         })
         .await
@@ -587,10 +448,8 @@ impl Topology {
                 TopologyError::Proxy(format!("link {} has no service {}", link.name, link.to))
             })?;
         let name = format!("{prefix}{}", link.name);
-        let listen = format!(
-            "127.0.0.1:{}",
-            self.link_ports.get(&link.name).unwrap_or(&0)
-        );
+        let port = self.link_ports.get(&link.name).copied().unwrap_or(0);
+        let listen = SocketAddr::new(self.scope.host().link_ip(), port).to_string();
         let proxy = self
             .proxy
             .create_proxy(&name, &listen, &upstream.to_string())

@@ -2,12 +2,13 @@
 //! written from the scenario (`openclaw.config.yaml` style), its wall clock shiftable with
 //! libfaketime.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use crate::backend::ports::binary_from_env;
-use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
 use crate::scenario::{BridgeSpec, BrokerKind, Target};
 use crate::services::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
 
@@ -69,7 +70,10 @@ fn prepare(
     bridge: &BridgeSpec,
     context: &StartContext,
 ) -> Result<Plan, BackendError> {
-    let binary = locate_binary().map_err(|e| BackendError::setup(service, e))?;
+    let bridge_program = context
+        .host
+        .program(Program::Bridge)
+        .map_err(|e| BackendError::setup(service, e))?;
     let dir = context.service_dir(service)?;
     let port = context.port_for(service)?;
     let addr = |target: &Target, what: &str| {
@@ -143,7 +147,7 @@ fn prepare(
             "attempts": bridge.attempts,
         },
         "bridge": {
-            "health_listen": format!("127.0.0.1:{port}"),
+            "health_listen": SocketAddr::new(context.host.listen_ip(), port).to_string(),
             "ack": if bridge.ack_before_publish { "before_publish" } else { "after_publish" },
         },
     });
@@ -178,11 +182,11 @@ fn prepare(
     }
     let launch = Launch {
         service: service.to_string(),
-        command: vec![
-            binary.display().to_string(),
-            "--config".to_string(),
-            config_file.display().to_string(),
-        ],
+        command: bridge_program
+            .command
+            .into_iter()
+            .chain(["--config".to_string(), config_file.display().to_string()])
+            .collect(),
         env,
         run_id: context.run_id.clone(),
         dir,
@@ -190,6 +194,8 @@ fn prepare(
     };
     Ok(Plan {
         config_file: Some(PathBuf::from(CONFIG_FILE)),
+        clock_file: bridge.clock_skew.then(|| PathBuf::from(CLOCK_FILE)),
+        image: bridge_program.image,
         ..Plan::new(Run::Process { launch, port })
     })
 }

@@ -1,7 +1,7 @@
 //! The mock LLM (the `clawchaos-mock-llm` crate), served inside the harness.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use clawchaos_mock_llm::{MockLlm, MockLlmConfig};
 
@@ -27,10 +27,10 @@ pub struct MockLlmRecipe<'a> {
 }
 
 impl Recipe for MockLlmRecipe<'_> {
-    fn plan(&self, name: &str, _context: &StartContext) -> Result<Plan, BackendError> {
+    fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
         let name = name.to_string();
         let config = MockLlmConfig {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            addr: SocketAddr::new(context.host.listen_ip(), 0),
             models: self.models.to_vec(),
             reply: self.reply.to_string(),
         };

@@ -12,7 +12,7 @@ pub mod squatter;
 pub mod tansu;
 pub mod token_service;
 
-use crate::backend::Recipe;
+use crate::backend::{Installed, Program, Recipe};
 use crate::clients::controls::ControlApi;
 use crate::prereq::need::Prerequisite;
 use crate::scenario::{ServiceKind, ServiceSpec};
@@ -38,6 +38,49 @@ pub enum Queue {
     /// so a link that leads to one gets its port before either starts, for the broker to
     /// advertise.
     Kafka,
+}
+
+/// Where `program` is on this machine (the process backend's host): the pinned installs
+/// `scripts/setup` makes, Debian's packages, or what the user's environment names instead.
+pub fn on_this_machine(program: Program) -> Result<Installed, String> {
+    match program {
+        Program::OpenClaw => openclaw::installed_here(),
+        Program::RabbitMq => rabbitmq::installed_here(),
+        Program::Tansu => tansu::locate_binary().map(|path| Installed {
+            version: Some(format!("Tansu {}", tansu::PINNED_TANSU)),
+            ..Installed::at(path)
+        }),
+        Program::Bridge => bridge::locate_binary().map(Installed::at),
+    }
+}
+
+/// Deep-merges `overrides` into `base`, as every service's JSON config is patched (the
+/// scenario's `config` for OpenClaw, a `config` fault for any service): objects merge key by
+/// key, anything else replaces.
+pub fn merge_json(base: &mut serde_json::Value, overrides: &serde_json::Value) {
+    use serde_json::Value;
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(key) {
+                    Some(existing) => merge_json(existing, value),
+                    None => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, overrides) => *base = overrides.clone(),
+    }
+}
+
+/// `words` as one `sh` command line, each word single-quoted.
+pub(crate) fn shell_command(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The kind of `spec`: its recipe and what it needs.
@@ -113,5 +156,16 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             control: None,
             queue: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_command;
+
+    #[test]
+    fn shell_quoting_survives_spaces_and_quotes() {
+        let words = ["/a b/it's".to_string(), "--x".to_string()];
+        assert_eq!(shell_command(&words), r"'/a b/it'\''s' '--x'");
     }
 }

@@ -3,11 +3,14 @@
 //! shared with another run or with a system node. JWTs signed by the run's token service are
 //! a credential (the OAuth 2 plugin), and the internal `guest` user is the harness's own.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::ports::free_port;
-use crate::backend::{BackendError, CliCommand, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{
+    BackendError, CliCommand, Installed, Launch, Plan, Program, Ready, Recipe, Run, StartContext,
+};
+use crate::services::shell_command;
 
 /// Where Debian installs the server's scripts.
 const SBIN: &str = "/usr/lib/rabbitmq/bin";
@@ -36,7 +39,20 @@ impl Recipe for NodeRecipe<'_> {
     }
 }
 
-/// Debian's `rabbitmq-server`, which every node of a run is started from.
+/// Debian's `rabbitmq-server` (every node of a run is started from it) and its
+/// `rabbitmqctl`.
+pub fn installed_here() -> Result<Installed, String> {
+    let server = locate_server()?;
+    Ok(Installed {
+        tool: Some(vec![
+            Path::new(SBIN).join("rabbitmqctl").display().to_string(),
+        ]),
+        version: Some("RabbitMQ".to_string()),
+        ..Installed::at(server)
+    })
+}
+
+/// Debian's `rabbitmq-server`.
 pub fn locate_server() -> Result<PathBuf, String> {
     let server = Path::new(SBIN).join("rabbitmq-server");
     if server.is_file() {
@@ -56,17 +72,23 @@ fn prepare(
     tokens: Option<&str>,
     context: &StartContext,
 ) -> Result<Plan, BackendError> {
-    let server = locate_server().map_err(|e| BackendError::setup(service, e))?;
+    let server = context
+        .host
+        .program(Program::RabbitMq)
+        .map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     let (home, mnesia, logs) = (dir.join("home"), dir.join("mnesia"), dir.join("log"));
     for d in [&dir, &home, &mnesia, &logs] {
         std::fs::create_dir_all(d)?;
     }
     let port = context.port_for(service)?;
-    let (dist_port, epmd_port) = (free_port()?, free_port()?);
+    // Erlang distribution and epmd stay on the node's own loopback: only the harness's
+    // rabbitmqctl, on the same host, talks to them. Clients reach the AMQP listener.
+    let (dist_port, epmd_port) = (context.free_port()?, context.free_port()?);
+    let listen = SocketAddr::new(context.host.listen_ip(), port);
 
     let mut conf = format!(
-        "listeners.tcp.default = 127.0.0.1:{port}\n\
+        "listeners.tcp.default = {listen}\n\
          loopback_users = none\n\
          log.console = true\n\
          log.console.level = info\n\
@@ -95,7 +117,7 @@ fn prepare(
         ("HOME", path(&home)),
         ("RABBITMQ_CONF_ENV_FILE", "/dev/null".to_string()),
         ("RABBITMQ_NODENAME", format!("clawchaos-{port}@localhost")),
-        ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".to_string()),
+        ("RABBITMQ_NODE_IP_ADDRESS", listen.ip().to_string()),
         ("RABBITMQ_NODE_PORT", port.to_string()),
         ("RABBITMQ_DIST_PORT", dist_port.to_string()),
         ("ERL_EPMD_PORT", epmd_port.to_string()),
@@ -119,7 +141,7 @@ fn prepare(
     // daemonised epmd, as the server would start it, outlives the node).
     let script = format!(
         "epmd -port {epmd_port} -address 127.0.0.1 &\nexec {}",
-        server.display()
+        shell_command(&server.command)
     );
     let launch = Launch {
         service: service.to_string(),
@@ -130,11 +152,9 @@ fn prepare(
         user: None,
     };
     Ok(Plan {
-        cli: Some(CliCommand {
-            command: vec![format!("{SBIN}/rabbitmqctl")],
-            env,
-        }),
-        version: Some("RabbitMQ".to_string()),
+        cli: server.tool.map(|command| CliCommand { command, env }),
+        version: server.version,
+        image: server.image,
         ..Plan::new(Run::Process { launch, port })
     })
 }
@@ -163,14 +183,15 @@ fn oauth2_config(dir: &Path) -> std::io::Result<String> {
     ))
 }
 
-/// The AMQP URL the harness uses (the internal `guest` user).
-pub fn admin_url(port: u16) -> String {
-    format!("amqp://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{port}/%2f")
+/// The AMQP URL the harness uses for the node at `addr` (the internal `guest` user).
+pub fn admin_url(addr: SocketAddr) -> String {
+    format!("amqp://{ADMIN_USER}:{ADMIN_PASSWORD}@{addr}/%2f")
 }
 
-/// Whether a full AMQP handshake (login included) succeeds within `timeout`.
-pub async fn handshake(port: u16, timeout: Duration) -> Result<(), String> {
-    let url = admin_url(port);
+/// Whether a full AMQP handshake (login included) with the node at `addr` succeeds within
+/// `timeout`.
+pub async fn handshake(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let url = admin_url(addr);
     let connect = lapin::Connection::connect(&url, lapin::ConnectionProperties::default());
     match tokio::time::timeout(timeout, connect).await {
         Ok(Ok(connection)) => {

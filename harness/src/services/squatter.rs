@@ -1,9 +1,10 @@
 //! The port squatter of the `squat_port` fault: a `python3` process that holds a port on one
-//! loopback family before the squatted service starts. It is ready once it says it holds it.
+//! loopback family before the squatted service starts, on that service's host (where the
+//! service's own `lsof` must find it). It is ready once it says it holds it.
 
 use std::time::Duration;
 
-use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Launch, Placement, Plan, Ready, Recipe, Run, StartContext};
 use crate::scenario::Family;
 
 /// A squatter on `port` of one family's loopback address.
@@ -12,6 +13,8 @@ pub struct SquatterRecipe {
     pub port: u16,
     /// 127.0.0.1 or ::1.
     pub family: Family,
+    /// The service whose port it takes: it runs on that service's host.
+    pub beside: String,
 }
 
 impl SquatterRecipe {
@@ -47,7 +50,10 @@ impl Recipe for SquatterRecipe {
             dir,
             user: None,
         };
-        Ok(Plan::new(Run::Process { launch, port }))
+        Ok(Plan {
+            placement: Placement::With(self.beside.clone()),
+            ..Plan::new(Run::Process { launch, port })
+        })
     }
 
     fn ready(&self) -> Ready {

@@ -23,8 +23,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ports::{binary_from_env, free_port};
-use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::ports::binary_from_env;
+use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
+use crate::services::shell_command;
 
 /// The pinned Tansu version `scripts/provision-tansu` builds.
 pub const PINNED_TANSU: &str = "0.6.0";
@@ -108,16 +109,20 @@ fn prepare(
     advertised: Option<SocketAddr>,
     context: &StartContext,
 ) -> Result<Plan, BackendError> {
-    let binary = locate_binary().map_err(|e| BackendError::setup(service, e))?;
+    let tansu = context
+        .host
+        .program(Program::Tansu)
+        .map_err(|e| BackendError::setup(service, e))?;
     let dir = context.service_dir(service)?;
     let port = context.port_for(service)?;
-    let own = SocketAddr::from(([127, 0, 0, 1], port));
+    let own = SocketAddr::new(context.host.listen_ip(), port);
     let url = |addr: SocketAddr| format!("tcp://{addr}");
-    let tansu = shell_quote(&binary.display().to_string());
+    let (version, image) = (tansu.version, tansu.image);
+    let tansu = shell_command(&tansu.command);
     let mut script = String::from("set -e\n");
     let access = match advertised {
         Some(advertised) if advertised != own => {
-            let relay = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+            let relay = SocketAddr::new(context.host.listen_ip(), context.free_port()?);
             script.push_str(&format!(
                 "{tansu} proxy --listener-url {r} --advertised-listener-url {r} --origin-url {o} &\n",
                 r = url(relay),
@@ -188,7 +193,8 @@ fn prepare(
         user: None,
     };
     Ok(Plan {
-        version: Some(format!("Tansu {PINNED_TANSU}")),
+        version,
+        image,
         control: Some(access),
         ..Plan::new(Run::Process { launch, port })
     })
@@ -199,10 +205,6 @@ fn new_user(name: &str) -> Credentials {
         username: name.to_string(),
         password: Alphanumeric.sample_string(&mut SmallRng::from_os_rng(), 24),
     }
-}
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The users of the SCRAM broker `service` (none if it does not require SCRAM).
@@ -304,11 +306,6 @@ async fn create_topics(config: &ClientConfig, timeout: Duration) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_quoting_survives_quotes() {
-        assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
-    }
 
     #[test]
     fn a_sasl_config_names_the_mechanism_and_user() {

@@ -4,7 +4,7 @@
 //! down.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clawchaos_token_service::{SigningAlg, TokenService, TokenServiceConfig};
@@ -43,8 +43,8 @@ impl Recipe for TokenServiceRecipe<'_> {
             .parse::<SigningAlg>()
             .map_err(|e| BackendError::setup(name, e))?;
         let config = TokenServiceConfig {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            control_addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            addr: SocketAddr::new(context.host.listen_ip(), 0),
+            control_addr: Some(SocketAddr::new(context.host.listen_ip(), 0)),
             alg,
             ttl: self.ttl,
             clock_offset_secs: self.clock_offset_secs,

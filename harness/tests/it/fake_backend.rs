@@ -1,13 +1,15 @@
 //! The runner above the backends, on the fake backend (no program runs): a topology starts,
-//! faults reach the services, verdicts come out, and teardown, graceful or dropped, stops
-//! every service before the run folder goes.
+//! faults reach the services, verdicts come out, teardown, graceful or dropped, stops every
+//! service before the run folder goes, and services and links listen where the backend's host
+//! says, not on an address the harness assumed.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clawchaos::backend::Signal;
 use clawchaos::backend::fake::{Action, Entry, FakeBackend};
+use clawchaos::backend::{Host, Installed, Loopback, Program, Signal, Want};
 use clawchaos::observer::{Observer, RunEvent, RunName};
 use clawchaos::runner::{RunOptions, Runner};
 use clawchaos::scenario::{load, parse_str};
@@ -179,4 +181,70 @@ fn a_finished_run_stops_services_gracefully_in_reverse_start_order() {
         .collect();
     assert_eq!(stopped, ["second", "first"], "{entries:#?}");
     assert!(entries.iter().all(|e| e.run_dir_existed), "{entries:#?}");
+}
+
+/// A host that is not 127.0.0.1: services bind 127.0.0.2, links 127.0.0.3 (both loopback
+/// on Linux, so the run still works).
+#[derive(Debug)]
+struct Elsewhere;
+
+impl Host for Elsewhere {
+    fn listen_ip(&self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))
+    }
+
+    fn link_ip(&self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))
+    }
+
+    fn port(&self, want: Want) -> std::io::Result<u16> {
+        Loopback.port(want)
+    }
+
+    fn program(&self, program: Program) -> Result<Installed, String> {
+        Loopback.program(program)
+    }
+}
+
+/// Where each service and link of a run said it listens.
+#[derive(Default)]
+struct Addresses(Mutex<Vec<(String, SocketAddr)>>);
+
+impl Observer for Addresses {
+    fn event(&self, _run: RunName<'_>, event: &RunEvent) {
+        let seen = match event {
+            RunEvent::ServiceReady { service, addr, .. } => (format!("service {service}"), *addr),
+            RunEvent::LinkReady { link, addr, .. } => (format!("link {link}"), *addr),
+            _ => return,
+        };
+        if let Ok(mut all) = self.0.lock() {
+            all.push(seen);
+        }
+    }
+}
+
+#[test]
+fn services_and_links_listen_where_the_backend_s_host_says() {
+    let rt = runtime();
+    let fake = FakeBackend::on_host(Arc::new(Elsewhere));
+    let runner = Runner::new(Arc::new(fake));
+    for file in ["process-kill-restart.toml", "llm-latency-detected.toml"] {
+        let scenario = selftest(file);
+        let seen = Addresses::default();
+        let outcome = rt.block_on(runner.run(&scenario, &RunOptions::default(), &seen));
+        assert!(outcome.passed, "{file}: {outcome:#?}");
+        let seen = seen.0.lock().expect("addresses").clone();
+        assert!(
+            !seen.is_empty(),
+            "{file}: nothing reported where it listens"
+        );
+        for (what, addr) in &seen {
+            let want = if what.starts_with("link") {
+                Elsewhere.link_ip()
+            } else {
+                Elsewhere.listen_ip()
+            };
+            assert_eq!(addr.ip(), want, "{file}: {what} listens on {addr}");
+        }
+    }
 }

@@ -10,17 +10,14 @@ pub(super) async fn inject(
     restart: bool,
     topology: &mut Topology,
 ) -> Result<Undo, String> {
-    let target = topology
-        .services
-        .get(service)
-        .ok_or_else(|| format!("no service {service}"))?;
+    let target = topology.service(service)?;
     let path = target
         .config_file()
         .ok_or_else(|| format!("{service} has no config file"))?;
     let original = target.read_file(&path).map_err(|e| e.to_string())?;
     let mut config: serde_json::Value =
         serde_json::from_slice(&original).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::services::openclaw::config::merge(&mut config, patch);
+    crate::services::merge_json(&mut config, patch);
     let text = serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?;
     target.write_file(&path, &text).map_err(|e| e.to_string())?;
     if restart {
@@ -39,9 +36,7 @@ pub(super) async fn heal(
         return Err("the injection left no original config to write back".into());
     };
     topology
-        .services
-        .get(service)
-        .ok_or_else(|| format!("no service {service}"))?
+        .service(service)?
         .write_file(&path, &original)
         .map_err(|e| e.to_string())?;
     if restart {

@@ -17,7 +17,7 @@ pub use link::toxic_for;
 pub use llm::behavior_for;
 
 use super::topology::Topology;
-use crate::backend::{Backend, Service};
+use crate::backend::Service;
 use crate::scenario::{FaultAction, FaultSpec, Scenario};
 
 /// Which half of a fault failed.
@@ -80,8 +80,6 @@ pub struct FaultCx<'a> {
     pub topology: &'a mut Topology,
     /// The scenario (a heal may start a service again from its spec).
     pub scenario: &'a Scenario,
-    /// The backend that runs the services.
-    pub backend: &'a dyn Backend,
 }
 
 /// Injects `fault` into the running topology.
@@ -146,9 +144,7 @@ pub async fn heal(fault: &FaultSpec, undo: Undo, cx: &mut FaultCx<'_>) -> Result
 /// port and pid for probes.
 async fn restart(topology: &mut Topology, service: &str) -> Result<(), String> {
     topology
-        .services
-        .get_mut(service)
-        .ok_or_else(|| format!("no service {service}"))?
+        .service_mut(service)?
         .restart()
         .await
         .map_err(|e| e.to_string())?;

@@ -29,7 +29,7 @@ pub(super) async fn heal_squat(
 
 pub(super) async fn heal_privileged(service: &str, cx: &mut FaultCx<'_>) -> Result<(), String> {
     cx.topology
-        .restart_on_new_port(cx.scenario, cx.backend, service)
+        .restart_on_new_port(cx.scenario, service)
         .await
         .map_err(|e| e.to_string())
 }

@@ -20,9 +20,7 @@ pub(super) async fn inject(
         }
     };
     topology
-        .services
-        .get(service)
-        .ok_or_else(|| format!("no service {service}"))?
+        .service(service)?
         .signal(signal)
         .await
         .map(|()| Undo::Nothing)
@@ -39,9 +37,7 @@ pub(super) async fn heal(
         ProcessFault::Kill => super::restart(topology, service).await,
         ProcessFault::Pause => {
             topology
-                .services
-                .get(service)
-                .ok_or_else(|| format!("no service {service}"))?
+                .service(service)?
                 .signal(Signal::Cont)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -50,9 +50,8 @@ pub(super) async fn heal(
 
 fn ctl_of(topology: &Topology, service: &str) -> Result<Arc<dyn Tool>, String> {
     topology
-        .services
-        .get(service)
-        .and_then(|s| s.tool())
+        .service(service)?
+        .tool()
         .ok_or_else(|| format!("{service} has no rabbitmqctl"))
 }
 

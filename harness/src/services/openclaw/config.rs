@@ -79,25 +79,8 @@ pub fn render(
         }
         config["agents"]["defaults"]["model"] = model;
     }
-    merge(&mut config, &spec.config);
+    crate::services::merge_json(&mut config, &spec.config);
     config
-}
-
-/// Deep-merges `overrides` into `base`: tables merge key by key, anything else replaces.
-pub fn merge(base: &mut Value, overrides: &Value) {
-    match (base, overrides) {
-        (Value::Object(base), Value::Object(overrides)) => {
-            for (key, value) in overrides {
-                match base.get_mut(key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        (base, overrides) => *base = overrides.clone(),
-    }
 }
 
 #[cfg(test)]

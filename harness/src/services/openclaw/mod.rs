@@ -10,9 +10,26 @@ use std::path::{Path, PathBuf};
 
 pub use install::{NotInstalled, OpenClawInstall};
 
-use crate::backend::ports::free_port;
-use crate::backend::{BackendError, CliCommand, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{
+    BackendError, CliCommand, Installed, Launch, Plan, Program, Ready, Recipe, Run, StartContext,
+};
 use crate::scenario::{OpenClawSpec, PortSource, Target};
+
+/// The OpenClaw this machine has (`OpenClawInstall::locate`), with the version it reports,
+/// read once per command and checked against `CLAWCHAOS_OPENCLAW_VERSION`.
+pub fn installed_here() -> Result<Installed, String> {
+    let install = OpenClawInstall::locate().map_err(|e| e.to_string())?;
+    let version = install.checked_version().map_err(|e| e.to_string())?;
+    Ok(Installed {
+        command: install.command.clone(),
+        tool: Some(install.command.clone()),
+        env: vec![("PATH".to_string(), install.path_env())],
+        version: Some(version),
+        assets: install.control_ui_root,
+        cache: install.compile_cache,
+        image: None,
+    })
+}
 
 /// The gateway's config file, in the `state` folder of its own.
 const CONFIG_FILE: &str = "openclaw.json";
@@ -48,9 +65,9 @@ fn prepare(
     spec: &OpenClawSpec,
     context: &StartContext,
 ) -> Result<Plan, BackendError> {
-    let install = OpenClawInstall::locate().map_err(|e| BackendError::setup(service, e))?;
-    let version = install
-        .checked_version()
+    let install = context
+        .host
+        .program(Program::OpenClaw)
         .map_err(|e| BackendError::setup(service, e))?;
     let dir = context.run_dir.join(service);
     let (home, state, tmp) = (dir.join("home"), dir.join("state"), dir.join("tmp"));
@@ -59,13 +76,13 @@ fn prepare(
     }
     let port = match (spec.port, context.fixed_ports.get(service)) {
         (Some(p), _) | (None, Some(&p)) => p,
-        (None, None) => free_port()?,
+        (None, None) => context.free_port()?,
     };
     // With the port in the environment, the file names another one: the run then shows
     // which of the two the gateway obeys.
     let config_port = match (spec.port_from, context.fixed_config_ports.get(service)) {
         (PortSource::Env, Some(&p)) => p,
-        (PortSource::Env, None) => free_port()?,
+        (PortSource::Env, None) => context.free_port()?,
         (PortSource::Flag | PortSource::Config, _) => port,
     };
     let provider_url = match &spec.provider {
@@ -82,10 +99,10 @@ fn prepare(
         spec,
         config_port,
         provider_url.as_deref(),
-        install.control_ui_root.as_deref(),
+        install.assets.as_deref(),
     );
     if config.pointer("/logging/file").is_none() {
-        config::merge(
+        crate::services::merge_json(
             &mut config,
             &serde_json::json!({"logging": {"file": dir.join("openclaw.log").display().to_string()}}),
         );
@@ -100,8 +117,8 @@ fn prepare(
         None => None,
     };
 
-    let path = install.path_env();
-    let mut env = vec![
+    let mut env = install.env.clone();
+    env.extend([
         ("HOME".to_string(), home.display().to_string()),
         (
             "OPENCLAW_STATE_DIR".to_string(),
@@ -112,11 +129,10 @@ fn prepare(
             config_path.display().to_string(),
         ),
         ("TMPDIR".to_string(), tmp.display().to_string()),
-        ("PATH".to_string(), path),
         ("NO_COLOR".to_string(), "1".to_string()),
         ("FORCE_COLOR".to_string(), "0".to_string()),
-    ];
-    if let (Some(cache), None) = (&install.compile_cache, &user)
+    ]);
+    if let (Some(cache), None) = (&install.cache, &user)
         && std::fs::create_dir_all(cache).is_ok()
     {
         env.push((
@@ -124,10 +140,10 @@ fn prepare(
             cache.display().to_string(),
         ));
     }
-    let cli = CliCommand {
-        command: install.command.clone(),
+    let cli = install.tool.clone().map(|command| CliCommand {
+        command,
         env: env.clone(),
-    };
+    });
     if spec.port_from == PortSource::Env {
         env.push(("OPENCLAW_GATEWAY_PORT".to_string(), port.to_string()));
     }
@@ -148,9 +164,10 @@ fn prepare(
         user,
     };
     Ok(Plan {
-        cli: Some(cli),
+        cli,
         config_file: Some(PathBuf::from("state").join(CONFIG_FILE)),
-        version: Some(format!("OpenClaw {version}")),
+        version: install.version.map(|v| format!("OpenClaw {v}")),
+        image: install.image,
         ..Plan::new(Run::Process { launch, port })
     })
 }
