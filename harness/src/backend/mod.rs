@@ -371,8 +371,19 @@ pub struct Launch {
     pub user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
 }
 
+/// A readiness check only its service kind knows (a protocol handshake), which its recipe
+/// brings along.
+pub trait ReadyCheck: Send + Sync {
+    /// What it waits for, for messages ("an AMQP handshake").
+    fn what(&self) -> &'static str;
+    /// How long to wait.
+    fn within(&self) -> Duration;
+    /// One try against the service; `Err` says what was seen.
+    fn check<'a>(&'a self, service: &'a dyn Service) -> BoxFuture<'a, Result<(), String>>;
+}
+
 /// When a started service counts as ready: the strategies, like testcontainers' `WaitFor`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Ready {
     /// As soon as it is started (an in-process server is listening when it returns).
     Started,
@@ -400,10 +411,33 @@ pub enum Ready {
         /// How long to wait.
         within: Duration,
     },
-    /// When an AMQP handshake as the harness's user succeeds (RabbitMQ).
-    Amqp,
-    /// When the Kafka API answers a metadata request (Tansu).
-    Kafka,
+    /// When its kind's own check passes (RabbitMQ's AMQP login, Tansu's metadata answer).
+    Check(std::sync::Arc<dyn ReadyCheck>),
+}
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ready::Started => f.write_str("Started"),
+            Ready::Port { within } => f.debug_struct("Port").field("within", within).finish(),
+            Ready::Probe { probe, within } => f
+                .debug_struct("Probe")
+                .field("probe", probe)
+                .field("within", within)
+                .finish(),
+            Ready::Http { path, within } => f
+                .debug_struct("Http")
+                .field("path", path)
+                .field("within", within)
+                .finish(),
+            Ready::Output { within } => f.debug_struct("Output").field("within", within).finish(),
+            Ready::Check(check) => f
+                .debug_struct("Check")
+                .field("what", &check.what())
+                .field("within", &check.within())
+                .finish(),
+        }
+    }
 }
 
 impl StartContext {

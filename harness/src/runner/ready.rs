@@ -1,24 +1,14 @@
 //! Waiting until a started service is ready, by the strategy its recipe names ([`Ready`]):
 //! at once, a port that accepts, `GET` answering 200, a first line of output, a probe of the
-//! scenario, an AMQP login, a Kafka metadata answer. Every wait fails early, with the
-//! service's last output, if the service exits first.
+//! scenario, or a check its kind brings (an AMQP login, a Kafka metadata answer). Every wait
+//! fails early, with the service's last output, if the service exits first.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::topology::TopologyError;
-use crate::backend::{BackendError, Ready, Service};
+use crate::backend::{Ready, Service};
 use crate::probe::ProbeContext;
 use crate::scenario::Scenario;
-
-/// How long a RabbitMQ node may take to accept an AMQP login (5–7 s idle here, ~20 s under
-/// a parallel build).
-const RABBITMQ_READY_WITHIN: Duration = Duration::from_secs(60);
-
-/// How long a Tansu broker may take to answer metadata and take its topics (well under a
-/// second here; SCRAM set-up starts it twice).
-const KAFKA_READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// What readiness checks need of the run.
 pub(super) struct Waiter<'a> {
@@ -26,8 +16,6 @@ pub(super) struct Waiter<'a> {
     pub scenario: &'a Scenario,
     /// What probes see.
     pub probe_context: &'a ProbeContext,
-    /// The run folder (Tansu's SCRAM users are in it).
-    pub run_dir: &'a Path,
 }
 
 impl Waiter<'_> {
@@ -57,27 +45,10 @@ impl Waiter<'_> {
                 })
                 .await
             }
-            Ready::Amqp => {
-                let addr = service.addr();
-                self.wait_until(
-                    name,
-                    service,
-                    RABBITMQ_READY_WITHIN,
-                    "an AMQP handshake",
-                    || crate::services::rabbitmq::handshake(addr, Duration::from_secs(5)),
-                )
-                .await
-            }
-            Ready::Kafka => {
-                // Through its relay, logged in; this also creates the task and result topics.
-                let (access, admin) = kafka_access(self.run_dir, name, service)?;
-                self.wait_until(
-                    name,
-                    service,
-                    KAFKA_READY_WITHIN,
-                    "a Kafka metadata answer",
-                    || crate::services::tansu::ready(access, admin.clone(), Duration::from_secs(5)),
-                )
+            Ready::Check(check) => {
+                self.wait_until(name, service, check.within(), check.what(), || {
+                    check.check(service)
+                })
                 .await
             }
         }
@@ -204,17 +175,4 @@ impl Waiter<'_> {
         )
         .await
     }
-}
-
-/// Where the harness's own Kafka clients reach Tansu broker `name` (its relay, or the broker),
-/// and the harness's SCRAM user there if it requires one.
-pub(super) fn kafka_access(
-    run_dir: &Path,
-    name: &str,
-    service: &dyn Service,
-) -> Result<(SocketAddr, Option<crate::services::tansu::Credentials>), TopologyError> {
-    let admin = crate::services::tansu::credentials(run_dir, name)
-        .map(|users| users.map(|(admin, _)| admin))
-        .map_err(|e| BackendError::setup(name, format!("its SCRAM users: {e}")))?;
-    Ok((service.control_addr().unwrap_or(service.addr()), admin))
 }

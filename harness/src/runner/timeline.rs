@@ -92,7 +92,7 @@ impl<'s> Timeline<'s> {
                     spec,
                     // Before-start faults were put in place (or, in a control run, would have
                     // been) as the topology started.
-                    injected: spec.action.before_start().then(|| {
+                    injected: spec.before_start().then(|| {
                         topology
                             .injected_before_start
                             .get(&spec.name)
@@ -100,7 +100,7 @@ impl<'s> Timeline<'s> {
                             .unwrap_or(run_started)
                     }),
                     healed: None,
-                    undo: spec.action.before_start().then(|| {
+                    undo: spec.before_start().then(|| {
                         topology
                             .squatters
                             .remove(&spec.name)

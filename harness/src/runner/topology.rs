@@ -16,9 +16,8 @@ use crate::backend::{
 use crate::clients::toxiproxy::ToxiproxyClient;
 use crate::observer::RunEvent;
 use crate::probe::{ProbeContext, ServiceView};
-use crate::scenario::{FaultAction, LinkSpec, Scenario, ServiceSpec, Target};
+use crate::scenario::{LinkSpec, Scenario, ServiceSpec, Target};
 use crate::services::Queue;
-use crate::services::squatter::SquatterRecipe;
 
 /// Why the topology could not be brought up.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +113,7 @@ impl Topology {
         };
         topology.plan_advertised_links(scenario)?;
         if faults_on {
-            topology.squat_ports(scenario).await?;
+            topology.prepare_faults(scenario).await?;
         }
         let mut pending_services: Vec<&ServiceSpec> = scenario.services.values().collect();
         let mut pending_links: Vec<&LinkSpec> = scenario.links.values().collect();
@@ -166,11 +165,8 @@ impl Topology {
                 .and_then(|s| crate::services::kind(s).queue);
             let client = match queue {
                 Some(Queue::Kafka) => {
-                    let (access, admin) = super::ready::kafka_access(
-                        topology.run_dir().path(),
-                        &spec.broker,
-                        broker.as_ref(),
-                    )?;
+                    let (access, admin) = crate::services::tansu::access(broker.as_ref())
+                        .map_err(|e| BackendError::setup(&spec.broker, e))?;
                     crate::ledger::kafka::start(
                         ledger.clone(),
                         access,
@@ -212,56 +208,47 @@ impl Topology {
         Ok(())
     }
 
-    /// Puts the before-start faults in place: a squatter on each squatted service's port.
-    async fn squat_ports(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
-        let host = self.scope.host();
-        for fault in &scenario.faults {
-            if let FaultAction::PrivilegedPort { service } = &fault.action {
-                let port = host.port(Want::Privileged).map_err(BackendError::from)?;
-                self.fixed_ports.insert(service.clone(), port);
-                self.injected_before_start
-                    .insert(fault.name.clone(), Instant::now());
-                continue;
-            }
-            let FaultAction::SquatPort {
-                service,
-                family,
-                config_port,
-            } = &fault.action
-            else {
-                continue;
-            };
-            let port = host.port(Want::BothFamilies).map_err(BackendError::from)?;
-            let recipe = SquatterRecipe {
-                port,
-                family: *family,
-                beside: service.clone(),
-            };
-            let name = recipe.name();
-            let squatter = self
-                .scope
-                .start(&name, &recipe, &self.start_context())
-                .await?;
-            self.waiter(scenario)
-                .ready(&name, squatter.as_ref(), recipe.ready())
-                .await?;
-            self.probe_context.vars.set(
-                "squatter_pid",
-                squatter
-                    .handle()
-                    .pid()
-                    .map_or_else(String::new, |p| p.to_string()),
-            );
-            if *config_port {
-                self.fixed_config_ports.insert(service.clone(), port);
-            } else {
-                self.fixed_ports.insert(service.clone(), port);
-            }
-            self.squatters.insert(fault.name.clone(), squatter);
+    /// Puts the before-start faults in place (each family's `prepare`, in `runner/faults/`).
+    async fn prepare_faults(&mut self, scenario: &Scenario) -> Result<(), TopologyError> {
+        for fault in scenario.faults.iter().filter(|f| f.before_start()) {
+            super::faults::prepare(fault, scenario, self).await?;
             self.injected_before_start
                 .insert(fault.name.clone(), Instant::now());
         }
         Ok(())
+    }
+
+    /// Where the run's services and links live.
+    pub fn host(&self) -> std::sync::Arc<dyn crate::backend::Host> {
+        self.scope.host()
+    }
+
+    /// Makes `service` listen on `port` when it starts (a squatted or privileged port).
+    pub fn fix_port(&mut self, service: &str, port: u16) {
+        self.fixed_ports.insert(service.to_string(), port);
+    }
+
+    /// Makes `service`'s config file name `port` when it differs from the listen port.
+    pub fn fix_config_port(&mut self, service: &str, port: u16) {
+        self.fixed_config_ports.insert(service.to_string(), port);
+    }
+
+    /// Starts a helper that is not one of the scenario's services (a port squatter) as
+    /// `recipe` plans it, and waits until it is ready.
+    pub async fn start_helper(
+        &self,
+        scenario: &Scenario,
+        name: &str,
+        recipe: &dyn Recipe,
+    ) -> Result<Box<dyn Service>, TopologyError> {
+        let helper = self
+            .scope
+            .start(name, recipe, &self.start_context())
+            .await?;
+        self.waiter(scenario)
+            .ready(name, helper.as_ref(), recipe.ready())
+            .await?;
+        Ok(helper)
     }
 
     /// Stops `name` and starts it again on a fresh unprivileged port (the fix for a port it
@@ -349,7 +336,6 @@ impl Topology {
         Waiter {
             scenario,
             probe_context: &self.probe_context,
-            run_dir: self.run_dir().path(),
         }
     }
 

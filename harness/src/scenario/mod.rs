@@ -747,16 +747,6 @@ pub enum FaultAction {
     },
 }
 
-impl FaultAction {
-    /// Whether the fault is in place before the topology starts.
-    pub fn before_start(&self) -> bool {
-        matches!(
-            self,
-            FaultAction::SquatPort { .. } | FaultAction::PrivilegedPort { .. }
-        )
-    }
-}
-
 /// One fault on the timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultSpec {
@@ -770,6 +760,13 @@ pub struct FaultSpec {
     pub start: FaultStart,
     /// How long it lasts before the heal; `None` heals only at the end of the run.
     pub duration: Option<Duration>,
+}
+
+impl FaultSpec {
+    /// Whether it is in place before the topology starts, as its kind's registry row says.
+    pub fn before_start(&self) -> bool {
+        fault_kind(&self.kind).is_some_and(|k| k.before_start)
+    }
 }
 
 /// What an expectation requires.

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::{
-    BackendError, CliCommand, Installed, Launch, Plan, Program, Ready, Recipe, Run, StartContext,
+    BackendError, BoxFuture, CliCommand, Installed, Launch, Plan, Program, Ready, ReadyCheck,
+    Recipe, Run, Service, StartContext,
 };
 use crate::services::shell_command;
 
@@ -35,7 +36,28 @@ impl Recipe for NodeRecipe<'_> {
     }
 
     fn ready(&self) -> Ready {
-        Ready::Amqp
+        Ready::Check(std::sync::Arc::new(AmqpLogin))
+    }
+}
+
+/// How long a RabbitMQ node may take to accept an AMQP login (5–7 s idle here, ~20 s under
+/// a parallel build).
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+/// Ready when an AMQP handshake as the harness's user succeeds.
+struct AmqpLogin;
+
+impl ReadyCheck for AmqpLogin {
+    fn what(&self) -> &'static str {
+        "an AMQP handshake"
+    }
+
+    fn within(&self) -> Duration {
+        READY_WITHIN
+    }
+
+    fn check<'a>(&'a self, service: &'a dyn Service) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(handshake(service.addr(), Duration::from_secs(5)))
     }
 }
 

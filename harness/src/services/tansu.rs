@@ -24,7 +24,10 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::ports::binary_from_env;
-use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
+use crate::backend::{
+    BackendError, BoxFuture, Launch, Plan, Program, Ready, ReadyCheck, Recipe, Run, Service,
+    StartContext,
+};
 use crate::services::shell_command;
 
 /// The pinned Tansu version `scripts/provision-tansu` builds.
@@ -77,7 +80,7 @@ impl Recipe for BrokerRecipe {
     }
 
     fn ready(&self) -> Ready {
-        Ready::Kafka
+        Ready::Check(std::sync::Arc::new(KafkaMetadata))
     }
 }
 
@@ -205,6 +208,48 @@ fn new_user(name: &str) -> Credentials {
         username: name.to_string(),
         password: Alphanumeric.sample_string(&mut SmallRng::from_os_rng(), 24),
     }
+}
+
+/// How long a Tansu broker may take to answer metadata and take its topics (well under a
+/// second here; SCRAM set-up starts it twice).
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// Ready when the Kafka API answers a metadata request through its relay, logged in; this
+/// also creates the task and result topics.
+struct KafkaMetadata;
+
+impl ReadyCheck for KafkaMetadata {
+    fn what(&self) -> &'static str {
+        "a Kafka metadata answer"
+    }
+
+    fn within(&self) -> Duration {
+        READY_WITHIN
+    }
+
+    fn check<'a>(&'a self, service: &'a dyn Service) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let (addr, admin) = access(service)?;
+            ready(addr, admin, Duration::from_secs(5)).await
+        })
+    }
+}
+
+/// Where the harness's own Kafka clients reach the running broker `service` (its relay, or
+/// the broker), and the harness's SCRAM user there if it requires one.
+pub fn access(service: &dyn Service) -> Result<(SocketAddr, Option<Credentials>), String> {
+    let admin = match service.read_file(Path::new(CREDENTIALS_FILE)) {
+        Ok(bytes) => {
+            let users: Users = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("its SCRAM users ({CREDENTIALS_FILE}): {e}"))?;
+            Some(users.admin)
+        }
+        Err(BackendError::File { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            None
+        }
+        Err(e) => return Err(format!("its SCRAM users: {e}")),
+    };
+    Ok((service.control_addr().unwrap_or(service.addr()), admin))
 }
 
 /// The users of the SCRAM broker `service` (none if it does not require SCRAM).

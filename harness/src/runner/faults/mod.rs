@@ -16,7 +16,7 @@ use std::path::PathBuf;
 pub use link::toxic_for;
 pub use llm::behavior_for;
 
-use super::topology::Topology;
+use super::topology::{Topology, TopologyError};
 use crate::backend::Service;
 use crate::scenario::{FaultAction, FaultSpec, Scenario};
 
@@ -80,6 +80,30 @@ pub struct FaultCx<'a> {
     pub topology: &'a mut Topology,
     /// The scenario (a heal may start a service again from its spec).
     pub scenario: &'a Scenario,
+}
+
+/// Puts a before-start fault in place as the topology starts, before any service: what its
+/// family needs then (a port squatted, a port fixed).
+pub async fn prepare(
+    fault: &FaultSpec,
+    scenario: &Scenario,
+    topology: &mut Topology,
+) -> Result<(), TopologyError> {
+    match &fault.action {
+        FaultAction::SquatPort {
+            service,
+            family,
+            config_port,
+        } => port::squat(fault, service, *family, *config_port, scenario, topology).await,
+        FaultAction::PrivilegedPort { service } => port::privileged(service, topology),
+        FaultAction::Link { .. }
+        | FaultAction::Llm { .. }
+        | FaultAction::Process { .. }
+        | FaultAction::Tokens { .. }
+        | FaultAction::ClockSkew { .. }
+        | FaultAction::Broker { .. }
+        | FaultAction::Config { .. } => Ok(()),
+    }
 }
 
 /// Injects `fault` into the running topology.

@@ -1,11 +1,63 @@
-//! Port faults, in place before the topology starts (`Topology::start` puts the squatter in
-//! place or gives the service a privileged port): their heal frees the port and starts the
-//! service again, or moves it to a port it may bind.
+//! Port faults, in place before the topology starts: `prepare` puts a squatter on the
+//! service's port (on its host, beside it), or gives the service a privileged port, before the
+//! service starts; their heal frees the port and starts the service again, or moves it to a
+//! port it may bind.
 
-use super::{FaultCx, Topology, Undo};
-use crate::scenario::FaultSpec;
+use super::{FaultCx, Topology, TopologyError, Undo};
+use crate::backend::{BackendError, Want};
+use crate::scenario::{Family, FaultSpec, Scenario};
+use crate::services::squatter::SquatterRecipe;
 
-/// Nothing to do on the timeline: the topology put it in place as it started.
+/// Holds a port on `family`'s loopback beside `service`, and makes `service` listen on it
+/// (or, with `config_port`, name it in its config file only). The squatter waits for the heal
+/// in the topology's squatters, under the fault's name.
+pub(super) async fn squat(
+    fault: &FaultSpec,
+    service: &str,
+    family: Family,
+    config_port: bool,
+    scenario: &Scenario,
+    topology: &mut Topology,
+) -> Result<(), TopologyError> {
+    let port = topology
+        .host()
+        .port(Want::BothFamilies)
+        .map_err(BackendError::from)?;
+    let recipe = SquatterRecipe {
+        port,
+        family,
+        beside: service.to_string(),
+    };
+    let squatter = topology
+        .start_helper(scenario, &recipe.name(), &recipe)
+        .await?;
+    topology.probe_context.vars.set(
+        "squatter_pid",
+        squatter
+            .handle()
+            .pid()
+            .map_or_else(String::new, |p| p.to_string()),
+    );
+    if config_port {
+        topology.fix_config_port(service, port);
+    } else {
+        topology.fix_port(service, port);
+    }
+    topology.squatters.insert(fault.name.clone(), squatter);
+    Ok(())
+}
+
+/// Makes `service` listen on a port below 1024 (it runs as an unprivileged user).
+pub(super) fn privileged(service: &str, topology: &mut Topology) -> Result<(), TopologyError> {
+    let port = topology
+        .host()
+        .port(Want::Privileged)
+        .map_err(BackendError::from)?;
+    topology.fix_port(service, port);
+    Ok(())
+}
+
+/// Nothing to do on the timeline: `prepare` put it in place as the topology started.
 pub(super) fn inject(fault: &FaultSpec) -> Result<Undo, String> {
     Err(format!(
         "`{}` is put in place as the topology starts, not on the timeline",
