@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::{
     Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Host, LogBuffer, Loopback,
-    Recipe, Run, RunDir, RunScope, Service, Signal, StartContext,
+    Recipe, Run, RunBase, RunDir, RunScope, Service, Signal, StartContext,
 };
 
 /// What happened to a fake service.
@@ -106,13 +106,13 @@ impl Backend for FakeBackend {
         Box::pin(async move {
             // Nothing to sweep: a fake run starts no process.
             let dir = RunDir::create()?;
+            let host = self
+                .host
+                .clone()
+                .unwrap_or_else(|| Arc::new(Loopback) as Arc<dyn Host>);
             Ok(Box::new(FakeRun {
-                dir,
+                base: RunBase::new(dir, host),
                 journal: self.journal.clone(),
-                host: self
-                    .host
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(Loopback) as Arc<dyn Host>),
             }) as Box<dyn RunScope>)
         })
     }
@@ -121,22 +121,17 @@ impl Backend for FakeBackend {
 /// A run on the [`FakeBackend`]: its folder, on loopback.
 #[derive(Debug)]
 pub struct FakeRun {
-    dir: RunDir,
     journal: Journal,
-    host: Arc<dyn Host>,
+    base: RunBase,
 }
 
 impl RunScope for FakeRun {
-    fn run_dir(&self) -> &RunDir {
-        &self.dir
+    fn base(&self) -> &RunBase {
+        &self.base
     }
 
-    fn keep(&mut self) {
-        self.dir.keep();
-    }
-
-    fn host(&self) -> Arc<dyn Host> {
-        Arc::clone(&self.host)
+    fn base_mut(&mut self) -> &mut RunBase {
+        &mut self.base
     }
 
     fn start<'a>(
@@ -150,7 +145,7 @@ impl RunScope for FakeRun {
             let inner = match plan.run {
                 Run::InProcess(start) => Inner::Real(start().await?),
                 Run::Process { port, .. } => {
-                    let addr = SocketAddr::new(self.host.listen_ip(), port);
+                    let addr = SocketAddr::new(self.host().listen_ip(), port);
                     let listener = Listener::open(addr)
                         .await
                         .map_err(|e| BackendError::setup(name, e))?;

@@ -260,16 +260,41 @@ pub trait Backend: Send + Sync {
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
 }
 
+/// What every run scope holds: the run folder and the host its services live on.
+#[derive(Debug)]
+pub struct RunBase {
+    host: std::sync::Arc<dyn Host>,
+    /// Last, so that it goes last.
+    dir: RunDir,
+}
+
+impl RunBase {
+    /// A run in `dir`, its services on `host`.
+    pub fn new(dir: RunDir, host: std::sync::Arc<dyn Host>) -> Self {
+        Self { host, dir }
+    }
+}
+
 /// One run's place on a backend: it owns the run folder and everything the backend made for
 /// the run, and is dropped after the run's services (the topology holds it as its last
 /// field), the run folder last.
 pub trait RunScope: Send + Sync {
+    /// The run folder and the host.
+    fn base(&self) -> &RunBase;
+    /// The same, to keep the folder.
+    fn base_mut(&mut self) -> &mut RunBase;
     /// The run folder.
-    fn run_dir(&self) -> &RunDir;
+    fn run_dir(&self) -> &RunDir {
+        &self.base().dir
+    }
     /// Keeps the run folder after the run (`--keep`).
-    fn keep(&mut self);
+    fn keep(&mut self) {
+        self.base_mut().dir.keep();
+    }
     /// Where the run's services and links live.
-    fn host(&self) -> std::sync::Arc<dyn Host>;
+    fn host(&self) -> std::sync::Arc<dyn Host> {
+        std::sync::Arc::clone(&self.base().host)
+    }
     /// Starts the service `name` as `recipe` plans it; it is torn down when stopped or dropped.
     fn start<'a>(
         &'a self,
@@ -371,16 +396,11 @@ pub struct Launch {
     pub user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
 }
 
-/// A readiness check only its service kind knows (a protocol handshake), which its recipe
-/// brings along.
-pub trait ReadyCheck: Send + Sync {
-    /// What it waits for, for messages ("an AMQP handshake").
-    fn what(&self) -> &'static str;
-    /// How long to wait.
-    fn within(&self) -> Duration;
-    /// One try against the service; `Err` says what was seen.
-    fn check<'a>(&'a self, service: &'a dyn Service) -> BoxFuture<'a, Result<(), String>>;
-}
+/// One try of a readiness check only its service kind knows (a protocol handshake), which its
+/// recipe brings along; `Err` says what was seen.
+pub type ReadyCheck = std::sync::Arc<
+    dyn for<'a> Fn(&'a dyn Service) -> BoxFuture<'a, Result<(), String>> + Send + Sync,
+>;
 
 /// When a started service counts as ready: the strategies, like testcontainers' `WaitFor`.
 #[derive(Clone)]
@@ -412,7 +432,14 @@ pub enum Ready {
         within: Duration,
     },
     /// When its kind's own check passes (RabbitMQ's AMQP login, Tansu's metadata answer).
-    Check(std::sync::Arc<dyn ReadyCheck>),
+    Check {
+        /// What it waits for, for messages ("an AMQP handshake").
+        what: &'static str,
+        /// How long to wait.
+        within: Duration,
+        /// One try.
+        check: ReadyCheck,
+    },
 }
 
 impl std::fmt::Debug for Ready {
@@ -431,10 +458,10 @@ impl std::fmt::Debug for Ready {
                 .field("within", within)
                 .finish(),
             Ready::Output { within } => f.debug_struct("Output").field("within", within).finish(),
-            Ready::Check(check) => f
+            Ready::Check { what, within, .. } => f
                 .debug_struct("Check")
-                .field("what", &check.what())
-                .field("within", &check.within())
+                .field("what", what)
+                .field("within", within)
                 .finish(),
         }
     }

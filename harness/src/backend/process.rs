@@ -18,8 +18,8 @@ use tokio::process::Command;
 use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
-    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Handle, Host, Launch,
-    LogBuffer, Loopback, Recipe, Run, RunScope, Service, Signal, StartContext,
+    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Handle, Launch, LogBuffer,
+    Loopback, Recipe, Run, RunBase, RunScope, Service, Signal, StartContext,
 };
 
 /// How long a graceful stop waits after SIGTERM before SIGKILL.
@@ -40,8 +40,7 @@ impl Backend for ProcessBackend {
             sweep_dead_runs(&root);
             let dir = RunDir::create()?;
             Ok(Box::new(ProcessRun {
-                dir,
-                host: Arc::new(Loopback),
+                base: RunBase::new(dir, Arc::new(Loopback)),
             }) as Box<dyn RunScope>)
         })
     }
@@ -50,21 +49,16 @@ impl Backend for ProcessBackend {
 /// A run on the process backend: its folder, on this machine's loopback.
 #[derive(Debug)]
 pub struct ProcessRun {
-    dir: RunDir,
-    host: Arc<dyn Host>,
+    base: RunBase,
 }
 
 impl RunScope for ProcessRun {
-    fn run_dir(&self) -> &RunDir {
-        &self.dir
+    fn base(&self) -> &RunBase {
+        &self.base
     }
 
-    fn keep(&mut self) {
-        self.dir.keep();
-    }
-
-    fn host(&self) -> Arc<dyn Host> {
-        Arc::clone(&self.host)
+    fn base_mut(&mut self) -> &mut RunBase {
+        &mut self.base
     }
 
     fn start<'a>(
@@ -80,7 +74,7 @@ impl RunScope for ProcessRun {
             match plan.run {
                 Run::InProcess(start) => start().await,
                 Run::Process { launch, port } => {
-                    let addr = SocketAddr::new(self.host.listen_ip(), port);
+                    let addr = SocketAddr::new(self.host().listen_ip(), port);
                     let mut service = ProcessService::spawn(launch, addr, plan.cli)?;
                     service.config_file = plan.config_file;
                     service.clock_file = plan.clock_file;

@@ -45,11 +45,13 @@ impl Waiter<'_> {
                 })
                 .await
             }
-            Ready::Check(check) => {
-                self.wait_until(name, service, check.within(), check.what(), || {
-                    check.check(service)
-                })
-                .await
+            Ready::Check {
+                what,
+                within,
+                check,
+            } => {
+                self.wait_until(name, service, within, what, || check(service))
+                    .await
             }
         }
     }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::{
-    BackendError, BoxFuture, CliCommand, Installed, Launch, Plan, Program, Ready, ReadyCheck,
-    Recipe, Run, Service, StartContext,
+    BackendError, BoxFuture, CliCommand, Installed, Launch, Plan, Program, Ready, Recipe, Run,
+    Service, StartContext,
 };
 use crate::services::shell_command;
 
@@ -36,7 +36,11 @@ impl Recipe for NodeRecipe<'_> {
     }
 
     fn ready(&self) -> Ready {
-        Ready::Check(std::sync::Arc::new(AmqpLogin))
+        Ready::Check {
+            what: "an AMQP handshake",
+            within: READY_WITHIN,
+            check: std::sync::Arc::new(amqp_login),
+        }
     }
 }
 
@@ -45,20 +49,8 @@ impl Recipe for NodeRecipe<'_> {
 const READY_WITHIN: Duration = Duration::from_secs(60);
 
 /// Ready when an AMQP handshake as the harness's user succeeds.
-struct AmqpLogin;
-
-impl ReadyCheck for AmqpLogin {
-    fn what(&self) -> &'static str {
-        "an AMQP handshake"
-    }
-
-    fn within(&self) -> Duration {
-        READY_WITHIN
-    }
-
-    fn check<'a>(&'a self, service: &'a dyn Service) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(handshake(service.addr(), Duration::from_secs(5)))
-    }
+fn amqp_login(service: &dyn Service) -> BoxFuture<'_, Result<(), String>> {
+    Box::pin(handshake(service.addr(), Duration::from_secs(5)))
 }
 
 /// Debian's `rabbitmq-server` (every node of a run is started from it) and its

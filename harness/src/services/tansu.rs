@@ -25,8 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::ports::binary_from_env;
 use crate::backend::{
-    BackendError, BoxFuture, Launch, Plan, Program, Ready, ReadyCheck, Recipe, Run, Service,
-    StartContext,
+    BackendError, BoxFuture, Launch, Plan, Program, Ready, Recipe, Run, Service, StartContext,
 };
 use crate::services::shell_command;
 
@@ -80,7 +79,11 @@ impl Recipe for BrokerRecipe {
     }
 
     fn ready(&self) -> Ready {
-        Ready::Check(std::sync::Arc::new(KafkaMetadata))
+        Ready::Check {
+            what: "a Kafka metadata answer",
+            within: READY_WITHIN,
+            check: std::sync::Arc::new(kafka_metadata),
+        }
     }
 }
 
@@ -216,23 +219,11 @@ const READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// Ready when the Kafka API answers a metadata request through its relay, logged in; this
 /// also creates the task and result topics.
-struct KafkaMetadata;
-
-impl ReadyCheck for KafkaMetadata {
-    fn what(&self) -> &'static str {
-        "a Kafka metadata answer"
-    }
-
-    fn within(&self) -> Duration {
-        READY_WITHIN
-    }
-
-    fn check<'a>(&'a self, service: &'a dyn Service) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let (addr, admin) = access(service)?;
-            ready(addr, admin, Duration::from_secs(5)).await
-        })
-    }
+fn kafka_metadata(service: &dyn Service) -> BoxFuture<'_, Result<(), String>> {
+    Box::pin(async move {
+        let (addr, admin) = access(service)?;
+        ready(addr, admin, Duration::from_secs(5)).await
+    })
 }
 
 /// Where the harness's own Kafka clients reach the running broker `service` (its relay, or

@@ -311,6 +311,8 @@ fn read_scenario(
                         service: broker,
                         scram: *scram,
                     },
+                    // RabbitMQ: a broker of any other kind is reported by
+                    // `check_dependency` (DEPENDENCY_KINDS).
                     _ => BrokerKind::RabbitMq,
                 };
                 Some((spec.name.clone(), kind))
