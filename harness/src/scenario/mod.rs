@@ -226,8 +226,9 @@ pub enum ServiceKind {
     /// `claw-bridge`, the queue worker under test: tasks from the broker through the gateway,
     /// results back to the broker.
     Bridge(Box<BridgeSpec>),
-    /// Any local program. `{port}`, `{run_dir}` and `{service_dir}` in its command and
-    /// environment are replaced by the port the harness allocated and the run's folders.
+    /// Any local program. `{host}`, `{port}`, `{run_dir}` and `{service_dir}` in its command
+    /// and environment are replaced by the address it must listen on, the port the harness
+    /// allocated and the run's folders.
     Process {
         /// Program and arguments.
         command: Vec<String>,

@@ -1,6 +1,8 @@
-//! Any local program as a service. `{port}`, `{run_dir}` and `{service_dir}` in its command
-//! and environment are replaced by the port the harness allocated and the run's folders.
+//! Any local program as a service. `{host}`, `{port}`, `{run_dir}` and `{service_dir}` in its
+//! command and environment are replaced by the address it must listen on (its host's, so a
+//! file never names 127.0.0.1), the port the harness allocated and the run's folders.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,7 +24,8 @@ impl Recipe for ProcessRecipe<'_> {
     fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
         let dir = context.service_dir(name)?;
         let port = context.port_for(name)?;
-        let fill = |text: &str| substitute(text, port, &context.run_dir, &dir);
+        let host = context.host.listen_ip();
+        let fill = |text: &str| substitute(text, host, port, &context.run_dir, &dir);
         let launch = Launch {
             service: name.to_string(),
             command: self.command.iter().map(|s| fill(s)).collect(),
@@ -47,8 +50,26 @@ impl Recipe for ProcessRecipe<'_> {
     }
 }
 
-fn substitute(text: &str, port: u16, run_dir: &Path, service_dir: &Path) -> String {
-    text.replace("{port}", &port.to_string())
+fn substitute(text: &str, host: IpAddr, port: u16, run_dir: &Path, service_dir: &Path) -> String {
+    text.replace("{host}", &host.to_string())
+        .replace("{port}", &port.to_string())
         .replace("{run_dir}", &run_dir.display().to_string())
         .replace("{service_dir}", &service_dir.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_and_other_braces_kept() {
+        let filled = substitute(
+            "--bind {host} {port} {run_dir}/{service_dir} {other}",
+            IpAddr::from([127, 0, 0, 2]),
+            8080,
+            Path::new("/run"),
+            Path::new("/run/web"),
+        );
+        assert_eq!(filled, "--bind 127.0.0.2 8080 /run//run/web {other}");
+    }
 }

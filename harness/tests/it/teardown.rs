@@ -22,11 +22,11 @@ name = "teardown"
 
 [services.web]
 kind = "process"
-command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1", "--directory", "{service_dir}"]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "{host}", "--directory", "{service_dir}"]
 
 [services.nested]
 kind = "process"
-command = ["sh", "-c", "python3 -m http.server {port} --bind 127.0.0.1 --directory {service_dir} & wait"]
+command = ["sh", "-c", "python3 -m http.server {port} --bind {host} --directory {service_dir} & wait"]
 
 [probes.up]
 kind = "tcp"
@@ -297,7 +297,7 @@ fn detached_scenario() -> String {
         .expect("SCENARIO has [probes.up]");
     format!(
         "name = \"detached\"\n\n[services.web]\nkind = \"process\"\n\
-         command = [\"sh\", \"-c\", \"setsid python3 -m http.server {{port}} --bind 127.0.0.1 --directory {{service_dir}} & wait\"]\n\n\
+         command = [\"sh\", \"-c\", \"setsid python3 -m http.server {{port}} --bind {{host}} --directory {{service_dir}} & wait\"]\n\n\
          [probes.up]{from_probes}"
     )
 }
