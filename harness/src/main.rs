@@ -68,6 +68,11 @@ enum Command {
         /// gateway takes up to about 1.5 GB)].
         #[arg(long, short = 'j')]
         jobs: Option<usize>,
+        /// Where services run: `process` (local processes) or `containers` (each in a
+        /// container on a network of the run's own; needs a Docker engine and
+        /// `scripts/setup containers`) [default: $CLAWCHAOS_BACKEND, else process].
+        #[arg(long, value_parser = ["process", "containers"])]
+        backend: Option<String>,
     },
     /// Validates scenario files, and checks that what they need is installed, without
     /// starting anything.
@@ -211,6 +216,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             report_dir,
             keep,
             jobs,
+            backend,
         } => {
             let Some(mut scenarios) = load_all(&paths, filter.as_deref())? else {
                 return Ok(ExitCode::from(2));
@@ -227,7 +233,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 (false, false) => &[false],
             };
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
-            run(&scenarios, modes, report_dir, keep, jobs).await
+            let backend = match backend {
+                Some(name) => {
+                    clawchaos::backend::backend_named(&name).map_err(anyhow::Error::msg)?
+                }
+                None => clawchaos::backend::default_backend(),
+            };
+            run(&scenarios, modes, report_dir, keep, jobs, backend).await
         }
         Command::Validate { paths, files_only } => {
             let Some(scenarios) = load_all(&paths, None)? else {
@@ -511,10 +523,11 @@ async fn run(
     report_dir: Option<PathBuf>,
     keep: bool,
     jobs: usize,
+    backend: std::sync::Arc<dyn clawchaos::backend::Backend>,
 ) -> anyhow::Result<ExitCode> {
     use futures_util::StreamExt;
 
-    let runner = Runner::default();
+    let runner = Runner::new(backend);
     let progress = Progress;
     let runs: Vec<(&Scenario, bool)> = scenarios
         .iter()

@@ -1,12 +1,64 @@
-//! Which backend a run uses unless told otherwise: the one place that names a backend, so the
-//! runner knows none (a containers backend will be chosen here too).
+//! Which backend a run uses: the one place that names the backends, so the runner knows none.
+//! `CLAWCHAOS_BACKEND` (`process`, the default, or `containers`) chooses for every run of a
+//! process, `clawchaos run --backend` for one command.
 
 use std::sync::Arc;
 
-use super::Backend;
+use super::containers::ContainersBackend;
 use super::process::ProcessBackend;
+use super::{Backend, BackendError, BoxFuture, RunScope};
 
-/// The default backend: local processes (and servers inside the harness).
+/// The environment variable that chooses the backend.
+pub const BACKEND_ENV: &str = "CLAWCHAOS_BACKEND";
+/// The backends, by name.
+const NAMES: [&str; 2] = ["process", "containers"];
+
+/// The backend called `name`; the error lists the known ones.
+pub fn backend_named(name: &str) -> Result<Arc<dyn Backend>, String> {
+    match name {
+        "process" => Ok(Arc::new(ProcessBackend)),
+        "containers" => Ok(Arc::new(ContainersBackend)),
+        other => Err(format!(
+            "unknown backend `{other}`; known: {}",
+            NAMES.join(", ")
+        )),
+    }
+}
+
+/// The backend `CLAWCHAOS_BACKEND` names, else the process backend (local processes, and
+/// servers inside the harness). A name it does not know makes every run fail with that error.
 pub fn default_backend() -> Arc<dyn Backend> {
-    Arc::new(ProcessBackend)
+    match std::env::var(BACKEND_ENV) {
+        Err(_) => Arc::new(ProcessBackend),
+        Ok(name) => backend_named(&name).unwrap_or_else(|message| {
+            Arc::new(Refused(format!("{BACKEND_ENV}={name}: {message}")))
+        }),
+    }
+}
+
+/// A backend that was asked for and does not exist: every run fails, saying so.
+struct Refused(String);
+
+impl Backend for Refused {
+    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+        Box::pin(std::future::ready(Err(BackendError::Engine(
+            self.0.clone(),
+        ))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_are_chosen_by_name_and_an_unknown_one_is_named_in_the_error() {
+        assert!(backend_named("process").is_ok());
+        assert!(backend_named("containers").is_ok());
+        let err = backend_named("podman").err().expect("unknown");
+        assert!(
+            err.contains("`podman`") && err.contains("process, containers"),
+            "{err}"
+        );
+    }
 }

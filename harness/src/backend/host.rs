@@ -36,6 +36,9 @@ pub enum Program {
     Tansu,
     /// `claw-bridge`, the queue worker.
     Bridge,
+    /// `clawchaos-mock-llm`, the mock LLM as a program of its own (where the harness does not
+    /// serve it itself: [`Host::serves_in_process`]).
+    MockLlm,
 }
 
 /// A program as the host found it.
@@ -80,6 +83,11 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     fn port(&self, want: Want) -> std::io::Result<u16>;
     /// Where `program` is, and its version; the error says how to install it.
     fn program(&self, program: Program) -> Result<Installed, String>;
+    /// Whether the harness serves its own test servers (the mock LLM) inside itself, on
+    /// [`Host::link_ip`], rather than as programs on the host.
+    fn serves_in_process(&self) -> bool {
+        true
+    }
 }
 
 /// This machine's loopback: services and links listen on 127.0.0.1 and share its ports.

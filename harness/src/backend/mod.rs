@@ -9,6 +9,7 @@
 //! start, faults and teardown.
 
 mod choice;
+pub mod containers;
 pub mod fake;
 pub mod host;
 pub mod in_process;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-pub use choice::default_backend;
+pub use choice::{BACKEND_ENV, backend_named, default_backend};
 pub use host::{Host, Installed, Loopback, Program, Want};
 pub use logs::LogBuffer;
 pub use rundir::RunDir;
@@ -81,6 +82,17 @@ pub enum BackendError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The container engine refused or could not be reached.
+    #[error("container engine: {0}")]
+    Engine(String),
+    /// A running service could not be controlled (signalled, paused, started again).
+    #[error("cannot control service {service}: {message}")]
+    Control {
+        /// The service.
+        service: String,
+        /// What the engine said.
+        message: String,
     },
     /// A file or folder of the run could not be made.
     #[error("run folder: {0}")]
@@ -175,6 +187,11 @@ pub enum Handle {
         /// The pid (in the namespace it runs in).
         pid: u32,
     },
+    /// A container; `pid` is its main process as this machine numbers it.
+    Container {
+        /// The pid, in this machine's namespace.
+        pid: u32,
+    },
     /// A server inside the harness (it has no pid of its own).
     InProcess,
 }
@@ -183,7 +200,7 @@ impl Handle {
     /// Its pid, when it is a process.
     pub fn pid(self) -> Option<u32> {
         match self {
-            Handle::Process { pid } => Some(pid),
+            Handle::Process { pid } | Handle::Container { pid } => Some(pid),
             Handle::InProcess => None,
         }
     }

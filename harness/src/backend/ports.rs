@@ -87,6 +87,25 @@ pub fn binary_from_env(var: &str) -> Option<Result<PathBuf, String>> {
     })
 }
 
+/// A program of this workspace (`claw-bridge`, `clawchaos-mock-llm`): the file `var` names, else
+/// the one cargo built beside the running executable (or one folder up, from a test binary in
+/// `deps/`); the error says how to build it.
+pub fn our_binary(name: &str, var: &str, package: &str) -> Result<PathBuf, String> {
+    if let Some(chosen) = binary_from_env(var) {
+        return chosen;
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().unwrap_or(std::path::Path::new("."));
+    let candidates = [dir.join(name), dir.parent().unwrap_or(dir).join(name)];
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!(
+            "{name} is not built (looked in {} and {}): run `cargo build -p {package}` (scripts/setup does), or set {var}",
+            candidates[0].display(),
+            candidates[1].display()
+        )
+    })
+}
+
 /// A free port below 1024 on 127.0.0.1 (80 first), for a service that must not be allowed to
 /// bind it.
 pub fn free_privileged_port() -> std::io::Result<u16> {

@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
+use super::logs::OutputSink;
 use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
@@ -226,40 +227,12 @@ fn spawn_group(launch: &Launch, logs: &LogBuffer, exit: &ExitWatch) -> Result<u3
 }
 
 async fn capture(stream: impl AsyncRead + Unpin, logs: LogBuffer, file: PathBuf) {
-    use tokio::io::AsyncWriteExt;
-    let mut out = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&file)
-        .await
-        .ok();
+    let mut sink = OutputSink::open(logs, &file).await;
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let line = strip_ansi(&line);
-        if let Some(f) = out.as_mut() {
-            let _ = f.write_all(format!("{line}\n").as_bytes()).await;
-        }
-        logs.push(line);
+        sink.line(&line).await;
     }
-}
-
-/// Removes ANSI escape sequences (colours), so log probes match the text a person reads.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    sink.finish().await;
 }
 
 impl Service for ProcessService {
@@ -381,19 +354,5 @@ impl Drop for ProcessService {
         while members.iter().any(super::members::alive) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_ansi;
-
-    #[test]
-    fn colours_are_stripped() {
-        assert_eq!(
-            strip_ansi("\u{1b}[90m2026\u{1b}[39m [gateway] ready"),
-            "2026 [gateway] ready"
-        );
-        assert_eq!(strip_ansi("plain"), "plain");
     }
 }

@@ -1,14 +1,16 @@
-//! Values a probe pattern can refer to, known only once the run is up: a service's port and
-//! pid, the squatter's pid. `{port:gateway}` in a log pattern becomes the gateway's port.
+//! Values a probe pattern can refer to, known only once the run is up: a service's port, pid
+//! and listen address, the squatter's pid. `{port:gateway}` in a log pattern becomes the
+//! gateway's port; `{host:web}` the address `web` was told to listen on (what `{host}` in its
+//! command became: 127.0.0.1 on the process backend, 0.0.0.0 in a container).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The placeholder syntax: `{port:NAME}`, `{pid:NAME}`, `{squatter_pid}`.
+/// The placeholder syntax: `{port:NAME}`, `{pid:NAME}`, `{host:NAME}`, `{squatter_pid}`.
 pub fn placeholders() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        regex::Regex::new(r"\{(?:port|pid):[A-Za-z0-9_-]+\}|\{squatter_pid\}")
+        regex::Regex::new(r"\{(?:port|pid|host):[A-Za-z0-9_-]+\}|\{squatter_pid\}")
             .unwrap_or_else(|_| unreachable_regex())
     })
 }
@@ -68,9 +70,10 @@ mod tests {
         let vars = Vars::default();
         vars.set("port:gateway", 18789);
         vars.set("squatter_pid", 42);
+        vars.set("host:gateway", "0.0.0.0");
         assert_eq!(
-            vars.expand(r"Port {port:gateway} .* pid {squatter_pid}\b"),
-            Ok(r"Port 18789 .* pid 42\b".to_string())
+            vars.expand(r"Port {port:gateway} .* pid {squatter_pid}\b on {host:gateway}"),
+            Ok(r"Port 18789 .* pid 42\b on 0\.0\.0\.0".to_string())
         );
         assert_eq!(
             vars.expand("pid {pid:other}"),

@@ -286,11 +286,13 @@ impl Topology {
         Ok(())
     }
 
-    /// Publishes a service's port and pid for probe patterns (`{port:NAME}`, `{pid:NAME}`).
+    /// Publishes a service's port, pid and listen address for probe patterns (`{port:NAME}`,
+    /// `{pid:NAME}`, `{host:NAME}`).
     pub fn publish_vars(&self, name: &str) {
         if let Some(service) = self.services.get(name) {
             let vars = &self.probe_context.vars;
             vars.set(format!("port:{name}"), service.addr().port());
+            vars.set(format!("host:{name}"), self.scope.host().listen_ip());
             if let Some(pid) = service.handle().pid() {
                 vars.set(format!("pid:{name}"), pid);
             }

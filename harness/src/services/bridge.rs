@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::backend::ports::binary_from_env;
 use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
 use crate::scenario::{BridgeSpec, BrokerKind, Target};
 use crate::services::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
@@ -45,22 +44,7 @@ impl Recipe for BridgeRecipe<'_> {
 /// The `claw-bridge` binary: `CLAWCHAOS_BRIDGE_BIN`, else next to the running executable (the
 /// `clawchaos` CLI in `target/*/`, or a test in `target/*/deps/`).
 pub fn locate_binary() -> Result<PathBuf, String> {
-    if let Some(chosen) = binary_from_env("CLAWCHAOS_BRIDGE_BIN") {
-        return chosen;
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe.parent().unwrap_or(Path::new("."));
-    let candidates = [
-        dir.join("claw-bridge"),
-        dir.parent().unwrap_or(dir).join("claw-bridge"),
-    ];
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        format!(
-            "claw-bridge is not built (looked in {} and {}): run `cargo build -p clawchaos-bridge` (scripts/setup does), or set CLAWCHAOS_BRIDGE_BIN",
-            candidates[0].display(),
-            candidates[1].display()
-        )
-    })
+    crate::backend::ports::our_binary("claw-bridge", "CLAWCHAOS_BRIDGE_BIN", "clawchaos-bridge")
 }
 
 /// Writes the bridge's config (its `openclaw.config.yaml`, which a `bridge_config` fault

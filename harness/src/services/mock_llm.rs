@@ -1,4 +1,5 @@
-//! The mock LLM (the `clawchaos-mock-llm` crate), served inside the harness.
+//! The mock LLM (the `clawchaos-mock-llm` crate): served inside the harness where the host
+//! allows it (this machine), else its program runs on the host (a container).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -6,7 +7,17 @@ use std::net::SocketAddr;
 use clawchaos_mock_llm::{MockLlm, MockLlmConfig};
 
 use crate::backend::in_process::{InProcessServer, serve};
-use crate::backend::{BackendError, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
+
+/// The mock LLM's program (built by `cargo build -p clawchaos-mock-llm`).
+pub const BINARY: &str = "clawchaos-mock-llm";
+/// How long its program may take to accept connections.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Where the mock LLM's program is: `CLAWCHAOS_MOCK_LLM_BIN`, else beside the harness.
+pub fn locate_binary() -> Result<std::path::PathBuf, String> {
+    crate::backend::ports::our_binary(BINARY, "CLAWCHAOS_MOCK_LLM_BIN", "clawchaos-mock-llm")
+}
 
 impl InProcessServer for MockLlm {
     fn addr(&self) -> SocketAddr {
@@ -28,9 +39,13 @@ pub struct MockLlmRecipe<'a> {
 
 impl Recipe for MockLlmRecipe<'_> {
     fn plan(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        if !context.host.serves_in_process() {
+            return self.program(name, context);
+        }
         let name = name.to_string();
         let config = MockLlmConfig {
-            addr: SocketAddr::new(context.host.listen_ip(), 0),
+            // Where links listen: the harness's own address on the run's network.
+            addr: SocketAddr::new(context.host.link_ip(), 0),
             models: self.models.to_vec(),
             reply: self.reply.to_string(),
         };
@@ -45,6 +60,43 @@ impl Recipe for MockLlmRecipe<'_> {
     }
 
     fn ready(&self) -> Ready {
-        Ready::Started
+        // At once in-process (it listens when started); its program, when it accepts.
+        Ready::Port {
+            within: READY_WITHIN,
+        }
+    }
+}
+
+impl MockLlmRecipe<'_> {
+    /// The mock LLM as its program (`clawchaos-mock-llm --host IP --port N --model M --reply R`).
+    fn program(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
+        let installed = context
+            .host
+            .program(Program::MockLlm)
+            .map_err(|e| BackendError::setup(name, e))?;
+        let port = context.port_for(name)?;
+        let mut command = installed.command;
+        command.extend([
+            "--host".to_string(),
+            context.host.listen_ip().to_string(),
+            "--port".to_string(),
+            port.to_string(),
+            "--reply".to_string(),
+            self.reply.to_string(),
+        ]);
+        for model in self.models {
+            command.extend(["--model".to_string(), model.clone()]);
+        }
+        let launch = Launch {
+            service: name.to_string(),
+            command,
+            env: installed.env,
+            run_id: context.run_id.clone(),
+            dir: context.service_dir(name)?,
+            user: None,
+        };
+        let mut plan = Plan::new(Run::Process { launch, port });
+        plan.image = installed.image;
+        Ok(plan)
     }
 }

@@ -51,6 +51,7 @@ pub fn on_this_machine(program: Program) -> Result<Installed, String> {
             ..Installed::at(path)
         }),
         Program::Bridge => bridge::locate_binary().map(Installed::at),
+        Program::MockLlm => mock_llm::locate_binary().map(Installed::at),
     }
 }
 

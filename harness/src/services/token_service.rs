@@ -43,8 +43,8 @@ impl Recipe for TokenServiceRecipe<'_> {
             .parse::<SigningAlg>()
             .map_err(|e| BackendError::setup(name, e))?;
         let config = TokenServiceConfig {
-            addr: SocketAddr::new(context.host.listen_ip(), 0),
-            control_addr: Some(SocketAddr::new(context.host.listen_ip(), 0)),
+            addr: SocketAddr::new(context.host.link_ip(), 0),
+            control_addr: Some(SocketAddr::new(context.host.link_ip(), 0)),
             alg,
             ttl: self.ttl,
             clock_offset_secs: self.clock_offset_secs,

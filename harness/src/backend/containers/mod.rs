@@ -1,0 +1,175 @@
+//! The containers backend: every service of a run in a container of its own, on a network of
+//! the run's own, through the local Docker engine.
+//!
+//! A run gets a labelled, `internal` bridge network on a subnet the harness chose
+//! ([`network`]); each service a *pod* (a container holding its address) and a container that
+//! joins it ([`service`]), so a kill and a restart keep the address and a port squatter can
+//! share the namespaces of the service it squats. The run folder is mounted at its own path
+//! (every path a recipe wrote stays valid inside), the folder of the harness's own programs
+//! read-only at [`host::TOOLS_IN_CONTAINER`]. Links (the proxy) and the servers the harness
+//! runs itself listen on the harness's address on the network. Everything carries the run's
+//! labels ([`engine::run_labels`]): the scope removes it on drop (success, failure, panic,
+//! Ctrl-C), and the next run sweeps what a killed one left ([`sweep`]).
+//!
+//! Why bollard and not testcontainers-rs (which is built on it): testcontainers 0.28 keeps one
+//! engine client per process, shared by every runtime, while the scenario suite runs each test
+//! on a runtime of its own, side by side; its `Drop` needs the current runtime's handle; and of
+//! what this backend needs it covers create, start, stop, pause and remove, while networks,
+//! kill with a signal, attach, wait and the sweep are bollard calls anyway. Here each run has
+//! its own client, and `Drop` removes through a thread of its own, inside a runtime or not.
+
+pub mod engine;
+pub mod host;
+pub mod network;
+pub mod service;
+pub mod sweep;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bollard::Docker;
+
+use super::rundir::{RunDir, sweep_dead_runs};
+use super::{
+    Backend, BackendError, BoxFuture, Placement, Recipe, Run, RunBase, RunScope, Service,
+    StartContext,
+};
+use host::{ContainersHost, TOOLS_IN_CONTAINER};
+use network::RunNetwork;
+use service::{ContainerService, Member, Pod};
+
+/// The containers backend.
+#[derive(Debug, Default, Clone)]
+pub struct ContainersBackend;
+
+impl Backend for ContainersBackend {
+    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+        Box::pin(async move {
+            let docker = engine::connect().await?;
+            let image = engine::base_image();
+            engine::require_image(&docker, &image).await?;
+            sweep::sweep(&docker, None).await;
+            let root = RunDir::root();
+            std::fs::create_dir_all(&root)?;
+            sweep_dead_runs(&root);
+            let dir = RunDir::create()?;
+            let network = RunNetwork::create(&docker, dir.id()).await?;
+            let tools = crate::services::mock_llm::locate_binary()
+                .map(|path| path.parent().map(PathBuf::from).unwrap_or_default());
+            let host = ContainersHost {
+                gateway: network.gateway,
+                image: image.clone(),
+                tools,
+            };
+            let run_dir = dir.path().to_path_buf();
+            let run_id = dir.id().to_string();
+            Ok(Box::new(ContainersRun {
+                docker,
+                run_id,
+                image,
+                run_dir,
+                tools: host.tools.clone().ok(),
+                pods: Mutex::new(BTreeMap::new()),
+                network,
+                base: RunBase::new(dir, Arc::new(host)),
+            }) as Box<dyn RunScope>)
+        })
+    }
+}
+
+/// A run on the containers backend. Dropped in field order: pods, then the network, then the
+/// run folder (the services, which the topology holds, are gone by then).
+pub struct ContainersRun {
+    docker: Docker,
+    run_id: String,
+    image: String,
+    run_dir: PathBuf,
+    tools: Option<PathBuf>,
+    /// Each service's pod, by service name.
+    pods: Mutex<BTreeMap<String, Arc<Pod>>>,
+    network: RunNetwork,
+    base: RunBase,
+}
+
+impl ContainersRun {
+    /// The pod `placement` puts `service` in: a new one, or the one of the service it joins.
+    async fn pod_for(
+        &self,
+        service: &str,
+        placement: &Placement,
+    ) -> Result<Arc<Pod>, BackendError> {
+        if let Placement::With(other) = placement {
+            let pods = self
+                .pods
+                .lock()
+                .map_err(|_| BackendError::setup(service, "lock"))?;
+            return pods.get(other).cloned().ok_or_else(|| {
+                BackendError::setup(service, format!("it joins {other}, which has no pod"))
+            });
+        }
+        let pod = Arc::new(
+            Pod::start(
+                &self.docker,
+                &self.run_id,
+                service,
+                &self.network.name,
+                &self.image,
+            )
+            .await?,
+        );
+        if let Ok(mut pods) = self.pods.lock() {
+            pods.insert(service.to_string(), Arc::clone(&pod));
+        }
+        Ok(pod)
+    }
+}
+
+impl RunScope for ContainersRun {
+    fn base(&self) -> &RunBase {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut RunBase {
+        &mut self.base
+    }
+
+    fn start<'a>(
+        &'a self,
+        name: &'a str,
+        recipe: &'a dyn Recipe,
+        context: &'a StartContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Service>, BackendError>> {
+        Box::pin(async move {
+            let plan = recipe.plan(name, context)?;
+            let (launch, port) = match plan.run {
+                // A server the harness runs itself, on its address on the run's network.
+                Run::InProcess(start) => return start().await,
+                Run::Process { launch, port } => (launch, port),
+            };
+            let image = plan.image.unwrap_or_else(|| self.image.clone());
+            engine::require_image(&self.docker, &image).await?;
+            let pod = self.pod_for(name, &plan.placement).await?;
+            let run_dir = self.run_dir.display().to_string();
+            let mut binds = vec![format!("{run_dir}:{run_dir}")];
+            if let Some(tools) = &self.tools {
+                binds.push(format!("{}:{TOOLS_IN_CONTAINER}:ro", tools.display()));
+            }
+            let member = Member {
+                launch: &launch,
+                image: &image,
+                pod: &pod,
+                binds,
+                port,
+            };
+            let mut service = ContainerService::start(&self.docker, &self.run_id, member).await?;
+            service.config_file = plan.config_file;
+            service.clock_file = plan.clock_file;
+            service.version = plan.version;
+            service.control = plan.control.map(|c| SocketAddr::new(pod.ip, c.port()));
+            // A service's command-line tool runs inside its container: not yet (`plan.cli`).
+            Ok(Box::new(service) as Box<dyn Service>)
+        })
+    }
+}

@@ -1,0 +1,479 @@
+//! A service as a container that joins its pod: the pod holds the address (and, for a squatter,
+//! the processes it shares), the service's container is started, signalled, paused, stopped and
+//! started again in it, keeping that address.
+//!
+//! Output comes from an attach opened before each start (a log stream opened after a restart
+//! would replay the earlier lines); the exit from a wait opened after each start with the
+//! condition `not-running` (it answers at once if the container has already exited).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, KillContainerOptions, StopContainerOptions,
+    WaitContainerOptions,
+};
+use futures_util::StreamExt as _;
+
+use super::super::logs::OutputSink;
+use super::super::rundir::RUN_ID_ENV;
+use super::super::tool::Tool;
+use super::super::{
+    BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Launch, LogBuffer, Service, Signal,
+};
+use super::engine::{self, LABEL_ROLE, LABEL_SERVICE};
+
+/// How long a graceful stop waits before the engine kills the container.
+const STOP_GRACE_SECS: i32 = 10;
+/// How long a stream (an attach, a wait) may stay open: as long as the run.
+const STREAM_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A pod: a container that only holds a network namespace (and a pid namespace a squatter
+/// shares) on the run's network. Removed on drop.
+#[derive(Debug)]
+pub struct Pod {
+    /// Its container id.
+    pub id: String,
+    /// Its address on the run's network: the address of every service in it.
+    pub ip: IpAddr,
+}
+
+impl Pod {
+    /// Starts the pod of `service` on `network`, from `image`.
+    pub async fn start(
+        docker: &Docker,
+        run_id: &str,
+        service: &str,
+        network: &str,
+        image: &str,
+    ) -> Result<Self, BackendError> {
+        let mut labels = engine::run_labels(run_id);
+        labels.insert(LABEL_SERVICE.into(), service.into());
+        labels.insert(LABEL_ROLE.into(), "pod".into());
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(network.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = format!("clawchaos-{run_id}-{service}-pod");
+        let id = create(docker, &name, body).await?;
+        // From here on, the pod is removed on any failure.
+        let mut pod = Self {
+            id,
+            ip: IpAddr::from([0, 0, 0, 0]),
+        };
+        docker
+            .start_container(&pod.id, None)
+            .await
+            .map_err(|e| engine::engine_error(&e))?;
+        let inspect = docker
+            .inspect_container(&pod.id, None)
+            .await
+            .map_err(|e| engine::engine_error(&e))?;
+        let ip = inspect
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|n| n.get(network).cloned())
+            .and_then(|n| n.ip_address)
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .ok_or_else(|| {
+                BackendError::Engine(format!("pod {name} has no address on {network}"))
+            })?;
+        pod.ip = ip;
+        tracing::debug!(%service, pod = %name, %ip, "pod started");
+        Ok(pod)
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let id = self.id.clone();
+        engine::blocking(move |docker| async move { engine::force_remove(&docker, &id).await });
+    }
+}
+
+/// Creates a container named `name`.
+async fn create(
+    docker: &Docker,
+    name: &str,
+    body: ContainerCreateBody,
+) -> Result<String, BackendError> {
+    let options = CreateContainerOptions {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    docker
+        .create_container(Some(options), body)
+        .await
+        .map(|r| r.id)
+        .map_err(|e| engine::engine_error(&e))
+}
+
+/// How a container of a service is made.
+pub struct Member<'a> {
+    /// The program, its environment, folder and user.
+    pub launch: &'a Launch,
+    /// The image it runs from.
+    pub image: &'a str,
+    /// The pod it joins.
+    pub pod: &'a Pod,
+    /// Bind mounts, as `host:container[:ro]`.
+    pub binds: Vec<String>,
+    /// Its port, on the pod's address.
+    pub port: u16,
+}
+
+/// A service running as a container in its pod.
+pub struct ContainerService {
+    name: String,
+    docker: Docker,
+    /// For attach and wait, which stay open as long as the container runs.
+    streams: Docker,
+    id: String,
+    dir: PathBuf,
+    addr: SocketAddr,
+    pub(super) control: Option<SocketAddr>,
+    pub(super) config_file: Option<PathBuf>,
+    pub(super) clock_file: Option<PathBuf>,
+    pub(super) version: Option<String>,
+    pub(super) tool: Option<Arc<dyn Tool>>,
+    pid: u32,
+    logs: LogBuffer,
+    exit: ExitWatch,
+    /// Which start the exit watch belongs to: a wait of an earlier start never records.
+    generation: Arc<AtomicU64>,
+    stopped: bool,
+}
+
+impl ContainerService {
+    /// Creates the container of `member` in its pod and starts it.
+    pub async fn start(
+        docker: &Docker,
+        run_id: &str,
+        member: Member<'_>,
+    ) -> Result<Self, BackendError> {
+        let launch = member.launch;
+        let mut labels: HashMap<String, String> = engine::run_labels(run_id);
+        labels.insert(LABEL_SERVICE.into(), launch.service.clone());
+        labels.insert(LABEL_ROLE.into(), "service".into());
+        let mut env: Vec<String> = launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.push(format!("{RUN_ID_ENV}={}", launch.run_id));
+        let joined = format!("container:{}", member.pod.id);
+        let body = ContainerCreateBody {
+            image: Some(member.image.to_string()),
+            cmd: Some(launch.command.clone()),
+            env: Some(env),
+            working_dir: Some(launch.dir.display().to_string()),
+            user: launch.user.map(|(uid, gid)| format!("{uid}:{gid}")),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(joined.clone()),
+                pid_mode: Some(joined),
+                binds: Some(member.binds),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = format!("clawchaos-{run_id}-{}", launch.service);
+        let id = create(docker, &name, body).await?;
+        let mut service = Self {
+            name: launch.service.clone(),
+            docker: docker.clone(),
+            streams: docker.clone().with_timeout(STREAM_TIMEOUT),
+            id,
+            dir: launch.dir.clone(),
+            addr: SocketAddr::new(member.pod.ip, member.port),
+            control: None,
+            config_file: None,
+            clock_file: None,
+            version: None,
+            tool: None,
+            pid: 0,
+            logs: LogBuffer::new(),
+            exit: ExitWatch::default(),
+            generation: Arc::new(AtomicU64::new(0)),
+            stopped: false,
+        };
+        // Dropping `service` on an error removes the container.
+        service.boot().await?;
+        tracing::info!(service = %service.name, container = %name, addr = %service.addr, command = %launch.command.join(" "), "started container");
+        Ok(service)
+    }
+
+    /// Attaches to its output, starts it, and watches for its exit.
+    async fn boot(&mut self) -> Result<(), BackendError> {
+        let attach = AttachContainerOptions {
+            stream: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let output = self
+            .streams
+            .attach_container(&self.id, Some(attach))
+            .await
+            .map_err(|e| self.control_error(&e))?
+            .output;
+        let sink = OutputSink::open(self.logs.clone(), &self.dir.join("output.log")).await;
+        tokio::spawn(pump(output, sink));
+
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(mut slot) = self.exit.lock() {
+            *slot = None;
+        }
+        self.docker
+            .start_container(&self.id, None)
+            .await
+            .map_err(|e| self.control_error(&e))?;
+        tokio::spawn(watch_exit(
+            self.streams.clone(),
+            self.id.clone(),
+            self.name.clone(),
+            self.exit.clone(),
+            Arc::clone(&self.generation),
+            generation,
+        ));
+        let inspect = self
+            .docker
+            .inspect_container(&self.id, None)
+            .await
+            .map_err(|e| self.control_error(&e))?;
+        self.pid = inspect
+            .state
+            .and_then(|s| s.pid)
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(0);
+        self.stopped = false;
+        Ok(())
+    }
+
+    fn control_error(&self, e: &bollard::errors::Error) -> BackendError {
+        BackendError::Control {
+            service: self.name.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn file_error(&self, path: &Path, source: std::io::Error) -> BackendError {
+        BackendError::File {
+            service: self.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn exited(&self) -> bool {
+        self.exit.lock().map(|e| e.is_some()).unwrap_or(true)
+    }
+}
+
+/// Feeds a container's output to its sink until the stream ends (the container stopped).
+async fn pump(
+    mut output: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<
+                    Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+                > + Send,
+        >,
+    >,
+    mut sink: OutputSink,
+) {
+    while let Some(Ok(chunk)) = output.next().await {
+        sink.chunk(&chunk.into_bytes()).await;
+    }
+    sink.finish().await;
+}
+
+/// Records how the container's current start ends, unless it has been started again since.
+async fn watch_exit(
+    docker: Docker,
+    id: String,
+    service: String,
+    exit: ExitWatch,
+    generation: Arc<AtomicU64>,
+    mine: u64,
+) {
+    let options = WaitContainerOptions {
+        condition: "not-running".into(),
+    };
+    let mut waiting = docker.wait_container(&id, Some(options));
+    let code = match waiting.next().await {
+        Some(Ok(response)) => Some(response.status_code),
+        // bollard reports a non-zero exit as an error carrying the code.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Some(code),
+        Some(Err(e)) => {
+            tracing::warn!(%service, error = %e, "cannot wait for the container");
+            None
+        }
+        None => None,
+    };
+    let info = exit_info(code);
+    if generation.load(Ordering::SeqCst) != mine {
+        return;
+    }
+    tracing::debug!(%service, ?info, "container exited");
+    if let Ok(mut slot) = exit.lock() {
+        *slot = Some(info);
+    }
+}
+
+/// The engine's exit status as an [`ExitInfo`]: 128 + N is "killed by signal N", as a shell
+/// reports it (the engine keeps no other trace of the signal).
+fn exit_info(code: Option<i64>) -> ExitInfo {
+    let (code, signal) = match code {
+        Some(c) if (129..=159).contains(&c) => (None, Some((c - 128) as i32)),
+        Some(c) => (i32::try_from(c).ok(), None),
+        None => (None, None),
+    };
+    ExitInfo {
+        code,
+        signal,
+        at: Instant::now(),
+    }
+}
+
+impl Service for ContainerService {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn control_addr(&self) -> Option<SocketAddr> {
+        self.control
+    }
+
+    fn logs(&self) -> LogBuffer {
+        self.logs.clone()
+    }
+
+    fn handle(&self) -> Handle {
+        Handle::Container { pid: self.pid }
+    }
+
+    fn exit_watch(&self) -> ExitWatch {
+        self.exit.clone()
+    }
+
+    fn tool(&self) -> Option<Arc<dyn Tool>> {
+        self.tool.clone()
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version.clone()
+    }
+
+    fn config_file(&self) -> Option<PathBuf> {
+        self.config_file.clone()
+    }
+
+    fn clock_file(&self) -> Option<PathBuf> {
+        self.clock_file.clone()
+    }
+
+    fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {
+        // The folder is mounted at its own path: the host's file is the container's.
+        let path = self.dir.join(rel);
+        std::fs::read(&path).map_err(|e| self.file_error(&path, e))
+    }
+
+    fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
+        let path = self.dir.join(rel);
+        let mut staging = path.as_os_str().to_owned();
+        staging.push(".clawchaos-new");
+        std::fs::write(&staging, content)
+            .and_then(|()| std::fs::rename(&staging, &path))
+            .map_err(|e| self.file_error(&path, e))
+    }
+
+    fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            let result = match signal {
+                // The engine's freezer stops every process of the container at once, as SIGSTOP
+                // to a process group does.
+                Signal::Stop => self.docker.pause_container(&self.id).await,
+                Signal::Cont => self.docker.unpause_container(&self.id).await,
+                Signal::Kill | Signal::Term => {
+                    let name = if signal == Signal::Kill {
+                        "KILL"
+                    } else {
+                        "TERM"
+                    };
+                    let options = KillContainerOptions {
+                        signal: name.into(),
+                    };
+                    self.docker.kill_container(&self.id, Some(options)).await
+                }
+            };
+            result.map_err(|e| self.control_error(&e))
+        })
+    }
+
+    fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            self.stop().await;
+            self.boot().await
+        })
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.stopped {
+                return;
+            }
+            self.stopped = true;
+            // A paused container ignores everything until it is unpaused.
+            let _ = self.docker.unpause_container(&self.id).await;
+            let options = StopContainerOptions {
+                t: Some(STOP_GRACE_SECS),
+                ..Default::default()
+            };
+            if let Err(e) = self.docker.stop_container(&self.id, Some(options)).await {
+                tracing::debug!(service = %self.name, error = %e, "stop");
+            }
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !self.exited() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    }
+}
+
+impl Drop for ContainerService {
+    fn drop(&mut self) {
+        // The guaranteed path (panic, Ctrl-C, early return): the container and everything in
+        // it removed, and gone when this returns.
+        let id = self.id.clone();
+        engine::blocking(move |docker| async move { engine::force_remove(&docker, &id).await });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exit_status_past_128_is_a_signal() {
+        let killed = exit_info(Some(137));
+        assert_eq!((killed.code, killed.signal), (None, Some(9)));
+        let failed = exit_info(Some(1));
+        assert_eq!((failed.code, failed.signal), (Some(1), None));
+        let clean = exit_info(Some(0));
+        assert_eq!((clean.code, clean.signal), (Some(0), None));
+        let unknown = exit_info(None);
+        assert_eq!((unknown.code, unknown.signal), (None, None));
+    }
+}
