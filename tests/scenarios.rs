@@ -8,16 +8,23 @@
 //! Under `cargo nextest run --features chaos --partition count:K/N` each test is its own
 //! process and a CI runner takes a slice of them.
 //!
+//! The containers tier (`clawchaos::tier::in_containers_tier`: the selftest folder) runs a
+//! second time on the containers backend, as `on-containers/<scenario>`: it needs a Docker
+//! engine and the base image (`scripts/setup containers`, which `scripts/test` runs).
+//!
 //! Each test writes its JSON and JUnit report to `<dir>/<scenario>/`, where `<dir>` is
 //! `CLAWCHAOS_REPORT_DIR` or `target/clawchaos/tests`; `clawchaos report merge <dir>` joins
 //! them (and those of other slices) into one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use clawchaos::backend::{Backend, containers::ContainersBackend, default_backend};
 use clawchaos::observer::Silent;
 use clawchaos::report::{self, summary_table};
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
 use clawchaos::scenario::{self, Scenario, Tier};
+use clawchaos::tier::in_containers_tier;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() -> std::process::ExitCode {
@@ -32,28 +39,41 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let trials = files
-        .into_iter()
-        .map(|file| {
-            let name = file
-                .strip_prefix(&root)
-                .unwrap_or(&file)
-                .with_extension("")
-                .display()
-                .to_string();
-            // An invalid file is not ignored: its test fails with the file's problems.
-            let release_only = scenario::load(&file).is_ok_and(|s| s.tier == Tier::Release);
-            Trial::test(name, move || run_file(&file)).with_ignored_flag(release_only)
-        })
-        .collect();
+    let mut trials = Vec::new();
+    for file in files {
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .with_extension("")
+            .display()
+            .to_string();
+        // An invalid file is not ignored: its test fails with the file's problems.
+        let loaded = scenario::load(&file).ok();
+        let release_only = loaded.as_ref().is_some_and(|s| s.tier == Tier::Release);
+        if loaded.as_ref().is_some_and(in_containers_tier) {
+            let file = file.clone();
+            trials.push(
+                Trial::test(format!("on-containers/{name}"), move || {
+                    run_file(&file, Arc::new(ContainersBackend), "on-containers__")
+                })
+                .with_ignored_flag(release_only),
+            );
+        }
+        trials.push(
+            Trial::test(name, move || run_file(&file, default_backend(), ""))
+                .with_ignored_flag(release_only),
+        );
+    }
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-fn run_file(file: &std::path::Path) -> Result<(), Failed> {
+/// Runs the scenario in `file` and its control run on `backend`; its report goes under a folder
+/// named after it, with `prefix`.
+fn run_file(file: &std::path::Path, backend: Arc<dyn Backend>, prefix: &str) -> Result<(), Failed> {
     let scenario = scenario::load(file).map_err(|e| Failed::from(e.to_string()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failed::from(e.to_string()))?;
     let outcomes = runtime.block_on(unless_interrupted(async {
-        let runner = Runner::default();
+        let runner = Runner::new(backend);
         let mut outcomes = Vec::new();
         for control in [false, true] {
             let options = RunOptions {
@@ -67,7 +87,7 @@ fn run_file(file: &std::path::Path) -> Result<(), Failed> {
     let Some(outcomes) = outcomes else {
         return Err("interrupted: everything the run started has been stopped".into());
     };
-    write_report(&scenario, &outcomes);
+    write_report(&scenario, &outcomes, prefix);
     let failures: Vec<String> = outcomes
         .iter()
         .filter(|o| !o.passed)
@@ -81,7 +101,7 @@ fn run_file(file: &std::path::Path) -> Result<(), Failed> {
 }
 
 /// Keeps each scenario's JSON and JUnit report under `<dir>/<name>/` (see the module doc).
-fn write_report(scenario: &Scenario, outcomes: &[ScenarioOutcome]) {
+fn write_report(scenario: &Scenario, outcomes: &[ScenarioOutcome], prefix: &str) {
     let dir = std::env::var_os("CLAWCHAOS_REPORT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -91,7 +111,7 @@ fn write_report(scenario: &Scenario, outcomes: &[ScenarioOutcome]) {
                 .join("clawchaos")
                 .join("tests")
         })
-        .join(scenario.name.replace('/', "__"));
+        .join(format!("{prefix}{}", scenario.name.replace('/', "__")));
     if let Err(e) = report::write_reports(outcomes, &dir) {
         eprintln!("cannot write the report for {}: {e}", scenario.name);
     }

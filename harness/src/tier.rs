@@ -85,6 +85,14 @@ pub fn folder_of(scenario: &Scenario) -> String {
         .unwrap_or_default()
 }
 
+/// Whether CI also runs a scenario on the containers backend (the containers tier), beside its
+/// run on the process backend. The rule: every selftest scenario (a process service, the mock
+/// LLM and each link fault of the proxy, in seconds). It grows with the kinds the containers
+/// backend runs: one scenario per link, plus every fault kind only containers have.
+pub fn in_containers_tier(scenario: &Scenario) -> bool {
+    is_selftest(scenario)
+}
+
 /// Whether a scenario is one of the harness's self-tests.
 fn is_selftest(scenario: &Scenario) -> bool {
     folder_of(scenario) == "selftest"
