@@ -74,6 +74,20 @@ enum Command {
         #[arg(long, value_parser = ["process", "containers"])]
         backend: Option<String>,
     },
+    /// Removes what is left of a run once its harness is gone (started by the harness beside
+    /// each run, reading its stdin until the harness closes it or dies).
+    #[command(hide = true)]
+    Reap {
+        /// The run id.
+        #[arg(long)]
+        run: String,
+        /// The run folder.
+        #[arg(long)]
+        folder: PathBuf,
+        /// The run had containers and a network.
+        #[arg(long)]
+        containers: bool,
+    },
     /// Validates scenario files, and checks that what they need is installed, without
     /// starting anything.
     Validate {
@@ -163,11 +177,28 @@ enum ReportCommand {
     },
 }
 
+use clawchaos::backend::reaper::Leftovers;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // lapin logs every broken connection of the ledger as an error; the ledger reconnects and
     // reports what matters itself.
     clawchaos_service_kit::init_tracing_with_default("warn,lapin=off");
+    if let Command::Reap {
+        run,
+        folder,
+        containers,
+    } = &cli.command
+    {
+        // Before any runtime: it makes the one it needs, once the harness is gone.
+        let leftovers = if *containers {
+            Leftovers::Containers
+        } else {
+            Leftovers::Processes
+        };
+        clawchaos::backend::reaper::reap(run, folder, leftovers);
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -207,6 +238,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        // Handled in `main`, outside the runtime.
+        Command::Reap { .. } => Ok(ExitCode::SUCCESS),
         Command::Run {
             paths,
             control,

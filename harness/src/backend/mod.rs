@@ -17,6 +17,7 @@ pub mod logs;
 mod members;
 pub mod ports;
 pub mod process;
+pub mod reaper;
 pub mod rundir;
 pub mod tool;
 
@@ -277,18 +278,41 @@ pub trait Backend: Send + Sync {
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
 }
 
-/// What every run scope holds: the run folder and the host its services live on.
+/// What every run scope holds: the run folder, the host its services live on, and the run's
+/// reaper (which removes what is left if the harness is killed).
 #[derive(Debug)]
 pub struct RunBase {
     host: std::sync::Arc<dyn Host>,
-    /// Last, so that it goes last.
     dir: RunDir,
+    /// After the folder: its pipe closes once the teardown is done.
+    reaper: Option<reaper::Reaper>,
 }
 
 impl RunBase {
-    /// A run in `dir`, its services on `host`.
+    /// A run in `dir`, its services on `host`, with no reaper (nothing of it outlives the
+    /// harness).
     pub fn new(dir: RunDir, host: std::sync::Arc<dyn Host>) -> Self {
-        Self { host, dir }
+        Self {
+            host,
+            dir,
+            reaper: None,
+        }
+    }
+
+    /// A run in `dir`, its services on `host`, guarded by a reaper that removes `leftovers`
+    /// should the harness die without its teardown.
+    pub fn reaped(
+        dir: RunDir,
+        host: std::sync::Arc<dyn Host>,
+        leftovers: reaper::Leftovers,
+    ) -> Self {
+        let reaper = reaper::Reaper::start(dir.id(), dir.path(), leftovers);
+        Self { host, dir, reaper }
+    }
+
+    /// The pid of the run's reaper, if it has one.
+    pub fn reaper_pid(&self) -> Option<u32> {
+        self.reaper.as_ref().map(reaper::Reaper::pid)
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use super::logs::OutputSink;
+use super::reaper::Leftovers;
 use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
@@ -41,7 +42,7 @@ impl Backend for ProcessBackend {
             sweep_dead_runs(&root);
             let dir = RunDir::create()?;
             Ok(Box::new(ProcessRun {
-                base: RunBase::new(dir, Arc::new(Loopback)),
+                base: RunBase::reaped(dir, Arc::new(Loopback), Leftovers::Processes),
             }) as Box<dyn RunScope>)
         })
     }

@@ -118,6 +118,18 @@ impl Drop for RunDir {
     }
 }
 
+/// Removes a run folder, unless it was kept (`--keep`); nothing to do when it is gone already.
+pub fn remove_run_folder(path: &Path) {
+    if path.join(KEEP_FILE).exists() {
+        return;
+    }
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove run folder"),
+    }
+}
+
 /// Removes the folders of runs whose harness process is gone, after killing any process
 /// still carrying that run's id.
 pub fn sweep_dead_runs(root: &Path) {

@@ -10,6 +10,8 @@ mod fake_backend;
 mod scenario_properties;
 mod standalone;
 mod teardown;
+#[cfg(feature = "chaos")]
+mod teardown_containers;
 mod tier;
 mod toxiproxy_client;
 mod validation;

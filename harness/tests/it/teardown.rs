@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 
 /// Two services: one a plain server, one a shell whose child (a grandchild of the harness)
 /// also listens, to prove the whole process group goes.
-const SCENARIO: &str = r#"
+pub(crate) const SCENARIO: &str = r#"
 name = "teardown"
 
 [services.web]
@@ -50,14 +50,14 @@ within = "30s"
 "#;
 
 #[derive(Default)]
-struct Seen {
-    pids: Vec<u32>,
-    addrs: Vec<SocketAddr>,
-    run_folder: Option<PathBuf>,
+pub(crate) struct Seen {
+    pub(crate) pids: Vec<u32>,
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) run_folder: Option<PathBuf>,
 }
 
 /// Records what the run started, and panics as soon as the fault is injected.
-struct PanicOnFault(Arc<Mutex<Seen>>);
+pub(crate) struct PanicOnFault(pub(crate) Arc<Mutex<Seen>>);
 
 impl Observer for PanicOnFault {
     fn event(&self, _run: RunName<'_>, event: &RunEvent) {
@@ -78,10 +78,10 @@ impl Observer for PanicOnFault {
 }
 
 /// A temporary folder of the test's own, removed when the test ends, passed or failed.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new(prefix: &str) -> Self {
+    pub(crate) fn new(prefix: &str) -> Self {
         let path = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
         std::fs::create_dir_all(&path).expect("temp dir");
         Self(path)
@@ -95,24 +95,71 @@ impl Drop for Scratch {
 }
 
 /// The harness under test, killed if the test ends (an assertion failed) while it still runs.
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Running {
     /// `clawchaos run FILE`, with its temporary files and report under `tmp` and its progress
     /// on a pipe.
-    fn scenario(file: &Path, tmp: &Path) -> Self {
+    pub(crate) fn scenario(file: &Path, tmp: &Path) -> Self {
+        Self::scenario_with(file, tmp, &[], &[])
+    }
+
+    /// The same, with more arguments (`--backend containers`) and environment.
+    pub(crate) fn scenario_with(
+        file: &Path,
+        tmp: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         Self(
             Command::new(env!("CARGO_BIN_EXE_clawchaos"))
                 .args(["run"])
                 .arg(file)
+                .args(args)
                 .arg("--report-dir")
                 .arg(tmp.join("report"))
                 .env("TMPDIR", tmp)
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn clawchaos"),
         )
+    }
+
+    /// Reads its progress until the fault is injected; returns the run folder it printed and
+    /// the pids of the services it started, and the rest of its output, to be drained.
+    pub(crate) fn until_fault(
+        &mut self,
+    ) -> (
+        PathBuf,
+        Vec<u32>,
+        std::io::Lines<BufReader<std::process::ChildStderr>>,
+    ) {
+        let stderr = self.0.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut pids = Vec::new();
+        let mut folder = None;
+        for line in lines.by_ref() {
+            let line = line.expect("line");
+            // Progress lines are tagged with their run: "    [name] run folder /tmp/...".
+            if let Some((_, path)) = line.split_once("run folder ") {
+                folder = Some(PathBuf::from(path));
+            }
+            if let Some(pid) = line
+                .split("(pid ")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            {
+                pids.push(pid);
+            }
+            if line.contains("fault pause injected") {
+                break;
+            }
+        }
+        let folder = folder.expect("the harness printed its run folder");
+        (folder, pids, lines)
     }
 }
 
@@ -136,11 +183,11 @@ impl Drop for Running {
     }
 }
 
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     kill(Pid::from_raw(pid as i32), None).is_ok()
 }
 
-fn processes_with_run_id(run_id: &str) -> Vec<u32> {
+pub(crate) fn processes_with_run_id(run_id: &str) -> Vec<u32> {
     let needle = format!("{RUN_ID_ENV}={run_id}");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
@@ -161,7 +208,7 @@ fn processes_with_run_id(run_id: &str) -> Vec<u32> {
 }
 
 /// Polls `condition` until it holds or `within` passes.
-fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     loop {
         if condition() {
@@ -174,7 +221,7 @@ fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     }
 }
 
-fn run_id_of(folder: &Path) -> String {
+pub(crate) fn run_id_of(folder: &Path) -> String {
     folder
         .file_name()
         .and_then(|n| n.to_str())
@@ -233,35 +280,16 @@ fn a_panic_mid_run_leaves_no_process_port_or_folder() {
 }
 
 #[test]
-fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_folder() {
+fn without_a_reaper_a_sigkilled_harness_takes_its_children_and_the_next_run_sweeps_its_folder() {
     let scratch = Scratch::new("clawchaos-sigkill");
     let tmp = scratch.0.clone();
     let file = tmp.join("teardown.toml");
     std::fs::write(&file, SCENARIO).expect("scenario file");
 
-    let mut harness = Running::scenario(&file, &tmp);
-    let stderr = harness.stderr.take().expect("stderr");
-    let mut pids = Vec::new();
-    let mut folder = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("line");
-        // Progress lines are tagged with their run: "    [name] run folder /tmp/...".
-        if let Some((_, path)) = line.split_once("run folder ") {
-            folder = Some(PathBuf::from(path));
-        }
-        if let Some(rest) = line.split("(pid ").nth(1) {
-            pids.push(
-                rest.split(')')
-                    .next()
-                    .and_then(|p| p.parse::<u32>().ok())
-                    .expect("pid"),
-            );
-        }
-        if line.contains("fault pause injected") {
-            break;
-        }
-    }
-    let folder = folder.expect("the harness printed its run folder");
+    // No reaper (no program where it is looked for): this is the next run's sweep's test.
+    let mut harness =
+        Running::scenario_with(&file, &tmp, &[], &[("CLAWCHAOS_BIN", "/nonexistent")]);
+    let (folder, pids, _rest) = harness.until_fault();
     assert_eq!(pids.len(), 2, "both services started");
     assert!(folder.exists());
 
@@ -291,7 +319,7 @@ fn a_harness_killed_with_sigkill_takes_its_children_and_the_next_run_sweeps_its_
 
 /// The same run with one service whose child leaves its process group (a session of its own,
 /// as OpenClaw's detached workers do): out of `killpg`'s reach.
-fn detached_scenario() -> String {
+pub(crate) fn detached_scenario() -> String {
     let (_, from_probes) = SCENARIO
         .split_once("[probes.up]")
         .expect("SCENARIO has [probes.up]");
@@ -310,19 +338,8 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
     std::fs::write(&file, detached_scenario()).expect("scenario file");
 
     let mut harness = Running::scenario(&file, &tmp);
-    let stderr = harness.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut folder = None;
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some((_, path)) = line.split_once("run folder ") {
-            folder = Some(PathBuf::from(path));
-        }
-        if line.contains("fault pause injected") {
-            break;
-        }
-    }
-    let run_id = run_id_of(&folder.expect("the harness printed its run folder"));
+    let (folder, _pids, lines) = harness.until_fault();
+    let run_id = run_id_of(&folder);
     assert!(
         processes_with_run_id(&run_id).len() >= 2,
         "sh and the detached python: {:?}",
@@ -349,9 +366,39 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
     );
 }
 
-fn zombie(pid: u32) -> bool {
+pub(crate) fn zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
         .unwrap_or(true)
+}
+
+#[test]
+fn within_seconds_of_a_sigkill_the_reaper_has_stopped_every_process_of_the_run() {
+    let scratch = Scratch::new("clawchaos-reaper");
+    let tmp = scratch.0.clone();
+    let file = tmp.join("detached.toml");
+    std::fs::write(&file, detached_scenario()).expect("scenario file");
+
+    let mut harness = Running::scenario(&file, &tmp);
+    let (folder, _pids, _rest) = harness.until_fault();
+    let run_id = run_id_of(&folder);
+    // The detached python left the process group and the harness's children: no parent-death
+    // signal reaches it.
+    assert!(processes_with_run_id(&run_id).len() >= 2);
+
+    harness.kill().expect("SIGKILL the harness");
+    harness.wait().expect("reap the harness");
+    assert!(
+        eventually(Duration::from_secs(10), || processes_with_run_id(&run_id)
+            .into_iter()
+            .all(zombie)),
+        "processes of the run outlived a SIGKILLed harness: {:?}",
+        processes_with_run_id(&run_id)
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || !folder.exists()),
+        "the reaper did not remove {}",
+        folder.display()
+    );
 }

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
 
+use super::reaper::Leftovers;
 use super::rundir::{RunDir, sweep_dead_runs};
 use super::{
     Backend, BackendError, BoxFuture, Placement, Recipe, Run, RunBase, RunScope, Service,
@@ -73,7 +74,7 @@ impl Backend for ContainersBackend {
                 tools: host.tools.clone().ok(),
                 pods: Mutex::new(BTreeMap::new()),
                 network,
-                base: RunBase::new(dir, Arc::new(host)),
+                base: RunBase::reaped(dir, Arc::new(host), Leftovers::Containers),
             }) as Box<dyn RunScope>)
         })
     }
