@@ -272,6 +272,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 None => clawchaos::backend::default_backend(),
             };
+            if let Err(e) = backend.preflight().await {
+                tell!("{e}\n\nnothing was started");
+                return Ok(ExitCode::from(2));
+            }
             run(&scenarios, modes, report_dir, keep, jobs, backend).await
         }
         Command::Validate { paths, files_only } => {

@@ -90,7 +90,7 @@ pub fn folder_of(scenario: &Scenario) -> String {
 /// LLM and each link fault of the proxy, in seconds). It grows with the kinds the containers
 /// backend runs: one scenario per link, plus every fault kind only containers have.
 pub fn in_containers_tier(scenario: &Scenario) -> bool {
-    is_selftest(scenario)
+    is_selftest(scenario) && !scenario.unsupported.contains_key("containers")
 }
 
 /// Whether a scenario is one of the harness's self-tests.

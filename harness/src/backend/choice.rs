@@ -11,7 +11,7 @@ use super::{Backend, BackendError, BoxFuture, RunScope};
 /// The environment variable that chooses the backend.
 pub const BACKEND_ENV: &str = "CLAWCHAOS_BACKEND";
 /// The backends, by name.
-const NAMES: [&str; 2] = ["process", "containers"];
+pub const BACKEND_NAMES: [&str; 2] = ["process", "containers"];
 
 /// The backend called `name`; the error lists the known ones.
 pub fn backend_named(name: &str) -> Result<Arc<dyn Backend>, String> {
@@ -20,7 +20,7 @@ pub fn backend_named(name: &str) -> Result<Arc<dyn Backend>, String> {
         "containers" => Ok(Arc::new(ContainersBackend)),
         other => Err(format!(
             "unknown backend `{other}`; known: {}",
-            NAMES.join(", ")
+            BACKEND_NAMES.join(", ")
         )),
     }
 }
@@ -40,6 +40,10 @@ pub fn default_backend() -> Arc<dyn Backend> {
 struct Refused(String);
 
 impl Backend for Refused {
+    fn name(&self) -> &'static str {
+        "refused"
+    }
+
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(std::future::ready(Err(BackendError::Engine(
             self.0.clone(),

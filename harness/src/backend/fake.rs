@@ -102,6 +102,10 @@ impl FakeBackend {
 }
 
 impl Backend for FakeBackend {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(async move {
             // Nothing to sweep: a fake run starts no process.

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-pub use choice::{BACKEND_ENV, backend_named, default_backend};
+pub use choice::{BACKEND_ENV, BACKEND_NAMES, backend_named, default_backend};
 pub use host::{Host, Installed, Loopback, Program, Want};
 pub use logs::LogBuffer;
 pub use rundir::RunDir;
@@ -188,9 +188,10 @@ pub enum Handle {
         /// The pid (in the namespace it runs in).
         pid: u32,
     },
-    /// A container; `pid` is its main process as this machine numbers it.
+    /// A container; `pid` is its main process as its own pid namespace numbers it (what
+    /// the services of its pod see, e.g. in OpenClaw's `lsof`).
     Container {
-        /// The pid, in this machine's namespace.
+        /// The pid, in its namespace.
         pid: u32,
     },
     /// A server inside the harness (it has no pid of its own).
@@ -272,10 +273,18 @@ pub trait Service: Send + Sync {
 
 /// Runs scenarios' services: opens a scope per run.
 pub trait Backend: Send + Sync {
+    /// Its name (`process`, `containers`), as `--backend` and a scenario's `[unsupported]`
+    /// say it.
+    fn name(&self) -> &'static str;
     /// Opens a run: first removes what runs killed before their teardown left behind (found
     /// by the marks this backend puts on everything it starts), then makes the run folder and
     /// whatever else the backend holds for one run.
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
+    /// Checks that it can run anything at all (its engine answers, its images are there),
+    /// before anything starts: the CLI's "missing prerequisite", exit code 2.
+    fn preflight(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// What every run scope holds: the run folder, the host its services live on, and the run's

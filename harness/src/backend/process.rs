@@ -33,6 +33,10 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct ProcessBackend;
 
 impl Backend for ProcessBackend {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(async move {
             // The processes of a dead run carry its id in their environment; its folder names

@@ -103,10 +103,16 @@ impl Runner {
             tier: scenario.tier,
             known_defect: None,
         };
-        if options.control && !has_detects(scenario) {
-            let reason = "no detect expectations: a control run would have nothing to show \
-                          (its invariants are judged in the scenario's own run)"
-                .to_string();
+        let unsupported = scenario
+            .unsupported
+            .get(self.backend.name())
+            .map(|why| format!("not run on the {} backend: {why}", self.backend.name()));
+        let not_needed = (options.control && !has_detects(scenario)).then(|| {
+            "no detect expectations: a control run would have nothing to show \
+             (its invariants are judged in the scenario's own run)"
+                .to_string()
+        });
+        if let Some(reason) = unsupported.or(not_needed) {
             observer.event(
                 run,
                 &RunEvent::Skipped {

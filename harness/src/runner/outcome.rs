@@ -108,7 +108,8 @@ pub struct ScenarioOutcome {
     /// Whether the run passed. A control run passes when every detect expectation failed.
     pub passed: bool,
     /// Why the run was not run at all (a control run of a scenario without detect
-    /// expectations); it counts as passed.
+    /// expectations, a scenario that declares it cannot run on this backend); it counts as
+    /// passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     /// What a control run left out of its timeline once its verdict was in.

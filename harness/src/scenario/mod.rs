@@ -54,6 +54,9 @@ pub struct Scenario {
     /// The upstream defect this scenario reproduces (`[known_defect]`): its expectations are
     /// judged accordingly (see [`KnownDefect`]).
     pub known_defect: Option<KnownDefect>,
+    /// The backends it cannot run on, each with the reason (`[unsupported]`, e.g.
+    /// `containers = "..."`): a run there is reported as skipped, with the reason.
+    pub unsupported: BTreeMap<String, String>,
 }
 
 /// A defect of a real component that the scenario reproduces (`[known_defect]`). The

@@ -33,6 +33,7 @@ const TOP_KEYS: &[&str] = &[
     "ledger",
     "tier",
     "known_defect",
+    "unsupported",
     "smoke",
 ];
 
@@ -84,6 +85,7 @@ fn read_scenario(
     let settings = read_settings(&top);
     let mut probe_refs_early = Vec::new();
     let known_defect = read_known_defect(&top, &mut probe_refs_early);
+    let unsupported = read_unsupported(&top);
     let defect_probes = probe_refs_early.clone();
 
     let mut services = BTreeMap::new();
@@ -351,7 +353,26 @@ fn read_scenario(
         ledger,
         tier,
         known_defect,
+        unsupported,
     })
+}
+
+/// `[unsupported]`: the backends the scenario cannot run on, each with the reason.
+fn read_unsupported(top: &Table<'_, '_, '_>) -> BTreeMap<String, String> {
+    let Some(t) = top.table("unsupported", crate::backend::BACKEND_NAMES.as_slice()) else {
+        return BTreeMap::new();
+    };
+    crate::backend::BACKEND_NAMES
+        .iter()
+        .filter_map(|backend| {
+            let reason = t.string(backend)?;
+            if reason.value.trim().is_empty() {
+                t.missing(backend, "the reason it cannot run there, in one line");
+                return None;
+            }
+            Some((backend.to_string(), reason.value))
+        })
+        .collect()
 }
 
 /// The longest name of a service, link, probe or fault (it becomes a folder name and a table
