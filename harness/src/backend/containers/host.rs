@@ -21,7 +21,13 @@ pub struct ContainersHost {
     pub image: String,
     /// The folder holding the harness's own programs (the mock LLM), when built.
     pub tools: Result<PathBuf, String>,
+    /// OpenClaw in its image, or why there is none.
+    pub openclaw: Result<Installed, String>,
 }
+
+/// The port a service that must not be allowed to bind gets: every pod's own 80 is free, and
+/// below the pod's `ip_unprivileged_port_start` (1024, as on a host).
+pub const PRIVILEGED_PORT: u16 = 80;
 
 impl Host for ContainersHost {
     fn listen_ip(&self) -> IpAddr {
@@ -39,9 +45,7 @@ impl Host for ContainersHost {
         match want {
             Want::Any => ports::free_port(),
             Want::BothFamilies => ports::free_port_both_families(),
-            Want::Privileged => Err(std::io::Error::other(
-                "a privileged port on the containers backend is not supported yet (it needs the pod's net.ipv4.ip_unprivileged_port_start)",
-            )),
+            Want::Privileged => Ok(PRIVILEGED_PORT),
         }
     }
 
@@ -58,11 +62,10 @@ impl Host for ContainersHost {
                     ..Installed::default()
                 })
             }
-            Program::OpenClaw | Program::RabbitMq | Program::Tansu | Program::Bridge => {
-                Err(format!(
-                    "the containers backend does not run {program:?} yet (it comes with OpenClaw's and the brokers' images); run this scenario on the process backend"
-                ))
-            }
+            Program::OpenClaw => self.openclaw.clone(),
+            Program::RabbitMq | Program::Tansu | Program::Bridge => Err(format!(
+                "the containers backend does not run {program:?} yet (it comes with the brokers' images); run this scenario on the process backend"
+            )),
         }
     }
 

@@ -62,6 +62,12 @@ impl Pod {
             labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some(network.to_string()),
+                // As on a host: a user other than root cannot bind below 1024 (the engine sets
+                // 0 in every namespace it makes). Sysctls belong to the pod, never a member.
+                sysctls: Some(HashMap::from([(
+                    "net.ipv4.ip_unprivileged_port_start".to_string(),
+                    "1024".to_string(),
+                )])),
                 ..Default::default()
             }),
             ..Default::default()
@@ -103,6 +109,20 @@ impl Drop for Pod {
     }
 }
 
+/// `name` as the engine accepts it: letters, digits, `_`, `.` and `-` (a squatter's name has
+/// spaces).
+fn container_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// Creates a container named `name`.
 async fn create(
     docker: &Docker,
@@ -110,7 +130,7 @@ async fn create(
     body: ContainerCreateBody,
 ) -> Result<String, BackendError> {
     let options = CreateContainerOptions {
-        name: Some(name.to_string()),
+        name: Some(container_name(name)),
         ..Default::default()
     };
     docker
@@ -249,11 +269,12 @@ impl ContainerService {
             .inspect_container(&self.id, None)
             .await
             .map_err(|e| self.control_error(&e))?;
-        self.pid = inspect
+        let host_pid = inspect
             .state
             .and_then(|s| s.pid)
             .and_then(|p| u32::try_from(p).ok())
             .unwrap_or(0);
+        self.pid = pid_in_its_namespace(host_pid).unwrap_or(host_pid);
         self.stopped = false;
         Ok(())
     }
@@ -276,6 +297,28 @@ impl ContainerService {
     fn exited(&self) -> bool {
         self.exit.lock().map(|e| e.is_some()).unwrap_or(true)
     }
+
+    /// Its container's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The pid this machine's process `host_pid` has in its own pid namespace (the last field of
+/// `NSpid` in `/proc/PID/status`): what the services sharing its pod (OpenClaw's `lsof`) see.
+fn pid_in_its_namespace(host_pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).ok()?;
+    nspid(&status)
+}
+
+fn nspid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("NSpid:"))?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
 }
 
 /// Feeds a container's output to its sink until the stream ends (the container stopped).
@@ -464,6 +507,24 @@ impl Drop for ContainerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pid_is_the_one_its_own_namespace_gives_it() {
+        assert_eq!(
+            nspid("Name:\tsleep\nNSpid:\t8586\t6\nNStgid:\t8586\t6\n"),
+            Some(6)
+        );
+        assert_eq!(nspid("Name:\tsleep\nNSpid:\t8586\n"), Some(8586));
+        assert_eq!(nspid("Name:\tsleep\n"), None);
+    }
+
+    #[test]
+    fn a_name_with_spaces_becomes_one_the_engine_takes() {
+        assert_eq!(
+            container_name("clawchaos-run-1-squatter of port 80"),
+            "clawchaos-run-1-squatter-of-port-80"
+        );
+    }
 
     #[test]
     fn an_exit_status_past_128_is_a_signal() {

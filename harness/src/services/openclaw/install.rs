@@ -133,16 +133,7 @@ impl OpenClawInstall {
                 v
             }
         };
-        match std::env::var("CLAWCHAOS_OPENCLAW_VERSION") {
-            Ok(wanted) if !wanted.trim().is_empty() && wanted.trim() != version => {
-                Err(VersionError::Mismatch {
-                    origin: self.origin.clone(),
-                    found: version,
-                    wanted: wanted.trim().to_string(),
-                })
-            }
-            _ => Ok(version),
-        }
+        wanted_version(&self.origin, version)
     }
 
     /// `PATH` with the install's own folders (the pinned Node) first.
@@ -184,8 +175,23 @@ impl OpenClawInstall {
     }
 }
 
+/// `version` of the OpenClaw at `origin`, unless `CLAWCHAOS_OPENCLAW_VERSION` asks for another:
+/// then the error says which was found and which wanted.
+pub fn wanted_version(origin: &str, version: String) -> Result<String, VersionError> {
+    match std::env::var("CLAWCHAOS_OPENCLAW_VERSION") {
+        Ok(wanted) if !wanted.trim().is_empty() && wanted.trim() != version => {
+            Err(VersionError::Mismatch {
+                origin: origin.to_string(),
+                found: version,
+                wanted: wanted.trim().to_string(),
+            })
+        }
+        _ => Ok(version),
+    }
+}
+
 /// The first `YYYY.M.D`-like version in `text` ("OpenClaw 2026.9.6 (eb377ac)").
-fn parse_version(text: &str) -> Option<String> {
+pub fn parse_version(text: &str) -> Option<String> {
     text.split_whitespace()
         .find(|word| {
             let parts: Vec<&str> = word.split('.').collect();

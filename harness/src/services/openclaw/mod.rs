@@ -95,6 +95,19 @@ fn prepare(
         None => None,
     }
     .map(|addr| format!("http://{addr}/v1"));
+    // A gateway on a host of its own (a container) is reached from others (the harness, the
+    // bridge): `lan` unless the scenario names a bind. (Non-loopback binds need auth: the
+    // config always has a token.)
+    let on_its_own_host;
+    let spec = if context.host.listen_ip().is_unspecified() && spec.bind == "loopback" {
+        on_its_own_host = OpenClawSpec {
+            bind: "lan".to_string(),
+            ..spec.clone()
+        };
+        &on_its_own_host
+    } else {
+        spec
+    };
     let mut config = config::render(
         spec,
         config_port,

@@ -1,0 +1,155 @@
+//! The images services run from, beyond the base image: OpenClaw's (built by
+//! `scripts/provision-containers` from the provisioned install, or the user's own named by
+//! `CLAWCHAOS_OPENCLAW_IMAGE`), found on the engine before a run starts (a missing image would
+//! otherwise make the engine ask a registry), with the OpenClaw version read from it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{CreateContainerOptions, LogsOptions, WaitContainerOptions};
+use futures_util::StreamExt as _;
+
+use super::super::Installed;
+use super::engine;
+use crate::services::openclaw::install::{
+    PINNED_NODE, PINNED_OPENCLAW, default_cache, parse_version, wanted_version,
+};
+
+/// The variable naming a user's own OpenClaw image.
+pub const OPENCLAW_IMAGE_ENV: &str = "CLAWCHAOS_OPENCLAW_IMAGE";
+/// The label an image states its OpenClaw version with (ours has it).
+const VERSION_LABEL: &str = "org.openclaw.version";
+/// Where OpenClaw's Control UI is in our image.
+const CONTROL_UI_IN_IMAGE: &str = "/opt/openclaw/node_modules/openclaw/dist/control-ui";
+
+/// Our OpenClaw image: `clawchaos/openclaw:<openclaw>-node<node>-<base image's hash>`, as
+/// `scripts/provision-containers` tags it.
+pub fn our_openclaw_image() -> String {
+    let base = engine::base_image();
+    let hash = base.rsplit(':').next().unwrap_or_default();
+    format!("clawchaos/openclaw:{PINNED_OPENCLAW}-node{PINNED_NODE}-{hash}")
+}
+
+/// The OpenClaw image runs use: the user's (`CLAWCHAOS_OPENCLAW_IMAGE`), else ours.
+pub fn openclaw_image() -> (String, bool) {
+    match std::env::var(OPENCLAW_IMAGE_ENV) {
+        Ok(image) if !image.trim().is_empty() => (image.trim().to_string(), true),
+        _ => (our_openclaw_image(), false),
+    }
+}
+
+/// OpenClaw as the containers backend runs it: `openclaw` from its image, the version the
+/// image states (its label), else what `openclaw --version` prints in it (read once per
+/// image), checked against `CLAWCHAOS_OPENCLAW_VERSION`.
+pub async fn openclaw(docker: &Docker, run_id: &str) -> Result<Installed, String> {
+    let (image, users) = openclaw_image();
+    let inspect = match docker.inspect_image(&image).await {
+        Ok(inspect) => inspect,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) if users => {
+            return Err(format!(
+                "{OPENCLAW_IMAGE_ENV}={image}: no such image on the engine (build or load it first; no registry is asked)"
+            ));
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            return Err(format!(
+                "image {image} is not on the engine: `scripts/setup openclaw containers` builds it"
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let labelled = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(VERSION_LABEL))
+        .filter(|v| !v.trim().is_empty())
+        .cloned();
+    let version = match labelled {
+        Some(v) => v,
+        None => version_by_running(docker, &image, inspect.id.as_deref(), run_id).await?,
+    };
+    let version = wanted_version(&format!("image {image}"), version).map_err(|e| e.to_string())?;
+    Ok(Installed {
+        command: vec!["openclaw".to_string()],
+        tool: Some(vec!["openclaw".to_string()]),
+        env: Vec::new(),
+        version: Some(version),
+        assets: (!users).then(|| PathBuf::from(CONTROL_UI_IN_IMAGE)),
+        cache: Some(default_cache().join("node-compile-cache-containers")),
+        image: Some(image),
+    })
+}
+
+/// `openclaw --version` in a throwaway container of `image` (no network), once per image id.
+async fn version_by_running(
+    docker: &Docker,
+    image: &str,
+    id: Option<&str>,
+    run_id: &str,
+) -> Result<String, String> {
+    static SEEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let key = id.unwrap_or(image).to_string();
+    if let Some(v) = SEEN
+        .lock()
+        .ok()
+        .and_then(|seen| seen.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+    {
+        return Ok(v);
+    }
+    let mut labels: HashMap<String, String> = engine::run_labels(run_id);
+    labels.insert(engine::LABEL_ROLE.into(), "probe".into());
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: Some(vec!["openclaw".into(), "--version".into()]),
+        env: Some(vec!["NO_COLOR=1".into()]),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(None::<CreateContainerOptions>, body)
+        .await
+        .map_err(|e| format!("cannot read OpenClaw's version from {image}: {e}"))?;
+    let result = async {
+        docker
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = docker
+            .wait_container(&created.id, None::<WaitContainerOptions>)
+            .next()
+            .await;
+        let mut text = String::new();
+        let mut logs = docker.logs(
+            &created.id,
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        );
+        while let Some(Ok(chunk)) = logs.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        parse_version(&text)
+            .ok_or_else(|| format!("`openclaw --version` printed {:?}", text.trim()))
+    }
+    .await;
+    engine::force_remove(docker, &created.id).await;
+    let version =
+        result.map_err(|e| format!("cannot read OpenClaw's version from {image}: {e}"))?;
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.push((key, version.clone()));
+    }
+    Ok(version)
+}
