@@ -272,7 +272,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 None => clawchaos::backend::default_backend(),
             };
-            if let Err(e) = backend.preflight().await {
+            let programs: Vec<clawchaos::backend::Program> = scenarios
+                .iter()
+                .flat_map(|s| s.services.values())
+                .flat_map(clawchaos::services::programs_of)
+                .collect();
+            if let Err(e) = backend.preflight(&programs).await {
                 tell!("{e}\n\nnothing was started");
                 return Ok(ExitCode::from(2));
             }

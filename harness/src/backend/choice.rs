@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::containers::ContainersBackend;
 use super::process::ProcessBackend;
-use super::{Backend, BackendError, BoxFuture, RunScope};
+use super::{Backend, BackendError, BoxFuture, Program, RunScope};
 
 /// The environment variable that chooses the backend.
 pub const BACKEND_ENV: &str = "CLAWCHAOS_BACKEND";
@@ -45,7 +45,13 @@ impl Backend for Refused {
     }
 
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
-        Box::pin(std::future::ready(Err(BackendError::Engine(
+        Box::pin(std::future::ready(Err(BackendError::Unknown(
+            self.0.clone(),
+        ))))
+    }
+
+    fn preflight<'a>(&'a self, _: &'a [Program]) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(std::future::ready(Err(BackendError::Unknown(
             self.0.clone(),
         ))))
     }

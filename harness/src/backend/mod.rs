@@ -84,6 +84,9 @@ pub enum BackendError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// No backend of the name asked for.
+    #[error("{0}")]
+    Unknown(String),
     /// The container engine refused or could not be reached.
     #[error("container engine: {0}")]
     Engine(String),
@@ -280,9 +283,10 @@ pub trait Backend: Send + Sync {
     /// by the marks this backend puts on everything it starts), then makes the run folder and
     /// whatever else the backend holds for one run.
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
-    /// Checks that it can run anything at all (its engine answers, its images are there),
-    /// before anything starts: the CLI's "missing prerequisite", exit code 2.
-    fn preflight(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+    /// Checks, before anything starts, that it can run `programs` at all (its engine
+    /// answers, their images are there): the CLI's "missing prerequisite", exit code 2.
+    fn preflight<'a>(&'a self, programs: &'a [Program]) -> BoxFuture<'a, Result<(), BackendError>> {
+        let _ = programs;
         Box::pin(std::future::ready(Ok(())))
     }
 }

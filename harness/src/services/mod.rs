@@ -55,6 +55,18 @@ pub fn on_this_machine(program: Program) -> Result<Installed, String> {
     }
 }
 
+/// The programs `spec`'s kind runs (for a backend to check it has them before anything starts).
+pub fn programs_of(spec: &ServiceSpec) -> Vec<Program> {
+    match &spec.kind {
+        ServiceKind::MockLlm { .. } => vec![Program::MockLlm],
+        ServiceKind::OpenClaw(_) => vec![Program::OpenClaw],
+        ServiceKind::RabbitMq { .. } => vec![Program::RabbitMq],
+        ServiceKind::Tansu { .. } => vec![Program::Tansu],
+        ServiceKind::Bridge(_) => vec![Program::Bridge],
+        ServiceKind::TokenService { .. } | ServiceKind::Process { .. } => Vec::new(),
+    }
+}
+
 /// Deep-merges `overrides` into `base`, as every service's JSON config is patched (the
 /// scenario's `config` for OpenClaw, a `config` fault for any service): objects merge key by
 /// key, anything else replaces.

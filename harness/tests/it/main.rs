@@ -14,4 +14,6 @@ mod teardown;
 mod teardown_containers;
 mod tier;
 mod toxiproxy_client;
+#[cfg(feature = "chaos")]
+mod user_image;
 mod validation;

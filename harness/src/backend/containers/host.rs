@@ -63,13 +63,18 @@ impl Host for ContainersHost {
                 })
             }
             Program::OpenClaw => self.openclaw.clone(),
-            Program::RabbitMq | Program::Tansu | Program::Bridge => Err(format!(
-                "the containers backend does not run {program:?} yet (it comes with the brokers' images); run this scenario on the process backend"
-            )),
+            Program::RabbitMq | Program::Tansu | Program::Bridge => Err(not_yet(program)),
         }
     }
 
     fn serves_in_process(&self) -> bool {
         false
     }
+}
+
+/// Why `program` cannot run on the containers backend yet.
+pub fn not_yet(program: Program) -> String {
+    format!(
+        "the containers backend does not run {program:?} yet (it comes with the brokers' images); run this scenario on the process backend"
+    )
 }

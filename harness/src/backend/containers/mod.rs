@@ -37,7 +37,7 @@ use super::reaper::Leftovers;
 use super::rundir::{RunDir, sweep_dead_runs};
 use super::tool::Tool;
 use super::{
-    Backend, BackendError, BoxFuture, Placement, Recipe, Run, RunBase, RunScope, Service,
+    Backend, BackendError, BoxFuture, Placement, Program, Recipe, Run, RunBase, RunScope, Service,
     StartContext,
 };
 use exec::ExecTool;
@@ -54,10 +54,26 @@ impl Backend for ContainersBackend {
         "containers"
     }
 
-    fn preflight(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+    fn preflight<'a>(&'a self, programs: &'a [Program]) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let docker = engine::connect().await?;
-            engine::require_image(&docker, &engine::base_image()).await
+            engine::require_image(&docker, &engine::base_image()).await?;
+            for program in programs {
+                match program {
+                    Program::OpenClaw => {
+                        images::openclaw(&docker, "preflight")
+                            .await
+                            .map_err(BackendError::Engine)?;
+                    }
+                    Program::MockLlm => {
+                        crate::services::mock_llm::locate_binary().map_err(BackendError::Engine)?;
+                    }
+                    Program::RabbitMq | Program::Tansu | Program::Bridge => {
+                        return Err(BackendError::Engine(host::not_yet(*program)));
+                    }
+                }
+            }
+            Ok(())
         })
     }
 
@@ -112,33 +128,39 @@ pub struct ContainersRun {
 }
 
 impl ContainersRun {
-    /// The pod `placement` puts `service` in: a new one, or the one of the service it joins.
+    /// The pod `placement` puts `service` in: its own (made on its first start, kept across
+    /// restarts), or the one of the service it joins (made first if that service has not
+    /// started yet: a squatter comes before the service whose port it takes).
     async fn pod_for(
         &self,
         service: &str,
         placement: &Placement,
     ) -> Result<Arc<Pod>, BackendError> {
-        if let Placement::With(other) = placement {
-            let pods = self
-                .pods
-                .lock()
-                .map_err(|_| BackendError::setup(service, "lock"))?;
-            return pods.get(other).cloned().ok_or_else(|| {
-                BackendError::setup(service, format!("it joins {other}, which has no pod"))
-            });
+        let owner = match placement {
+            Placement::Own => service,
+            Placement::With(other) => other.as_str(),
+        };
+        let existing = self
+            .pods
+            .lock()
+            .map_err(|_| BackendError::setup(service, "the pods' lock is poisoned"))?
+            .get(owner)
+            .cloned();
+        if let Some(pod) = existing {
+            return Ok(pod);
         }
         let pod = Arc::new(
             Pod::start(
                 &self.docker,
                 &self.run_id,
-                service,
+                owner,
                 &self.network.name,
                 &self.image,
             )
             .await?,
         );
         if let Ok(mut pods) = self.pods.lock() {
-            pods.insert(service.to_string(), Arc::clone(&pod));
+            pods.insert(owner.to_string(), Arc::clone(&pod));
         }
         Ok(pod)
     }
