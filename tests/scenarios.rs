@@ -8,9 +8,10 @@
 //! Under `cargo nextest run --features chaos --partition count:K/N` each test is its own
 //! process and a CI runner takes a slice of them.
 //!
-//! The containers tier (`clawchaos::tier::in_containers_tier`: the selftest folder) runs a
-//! second time on the containers backend, as `on-containers/<scenario>`: it needs a Docker
-//! engine and the base image (`scripts/setup containers`, which `scripts/test` runs).
+//! The containers tier (`clawchaos::tier::in_containers_tier`: the selftest folder and one
+//! scenario per link the containers backend runs) runs a second time on the containers
+//! backend, as `on-containers/<scenario>`: it needs a Docker engine and the images
+//! (`scripts/setup openclaw containers`, which `scripts/test` runs).
 //!
 //! Each test writes its JSON and JUnit report to `<dir>/<scenario>/`, where `<dir>` is
 //! `CLAWCHAOS_REPORT_DIR` or `target/clawchaos/tests`; `clawchaos report merge <dir>` joins

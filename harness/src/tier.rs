@@ -85,12 +85,24 @@ pub fn folder_of(scenario: &Scenario) -> String {
         .unwrap_or_default()
 }
 
+/// The scenarios besides the selftests that CI also runs on the containers backend: one per
+/// folder of a link the containers backend runs today (the LLM link, the gateway, the
+/// dashboard), each a CI-tier scenario (a test keeps them so).
+pub const CONTAINERS_TIER_LINKS: [&str; 3] = [
+    "llm/broken-answers",
+    "gateway/permission-denied",
+    "dashboard/control-ui-served",
+];
+
 /// Whether CI also runs a scenario on the containers backend (the containers tier), beside its
 /// run on the process backend. The rule: every selftest scenario (a process service, the mock
-/// LLM and each link fault of the proxy, in seconds). It grows with the kinds the containers
-/// backend runs: one scenario per link, plus every fault kind only containers have.
+/// LLM and each link fault of the proxy, in seconds), and one CI-tier scenario per link the
+/// containers backend runs ([`CONTAINERS_TIER_LINKS`]); never one that declares it cannot run
+/// there. It grows with the backend: the brokers' links next, and every fault kind only
+/// containers have.
 pub fn in_containers_tier(scenario: &Scenario) -> bool {
-    is_selftest(scenario) && !scenario.unsupported.contains_key("containers")
+    (is_selftest(scenario) || CONTAINERS_TIER_LINKS.contains(&scenario.name.as_str()))
+        && !scenario.unsupported.contains_key("containers")
 }
 
 /// Whether a scenario is one of the harness's self-tests.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clawchaos::scenario::{self, Scenario, Tier};
-use clawchaos::tier::{Duty, gaps};
+use clawchaos::tier::{CONTAINERS_TIER_LINKS, Duty, folder_of, gaps, in_containers_tier};
 
 fn shipped() -> Vec<Scenario> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -14,6 +14,29 @@ fn shipped() -> Vec<Scenario> {
         .iter()
         .map(|f| scenario::load(Path::new(f)).unwrap_or_else(|e| panic!("{e}")))
         .collect()
+}
+
+#[test]
+fn the_containers_tier_has_one_ci_scenario_per_link_besides_every_selftest() {
+    let all = shipped();
+    let tier: Vec<&Scenario> = all.iter().filter(|s| in_containers_tier(s)).collect();
+    for name in CONTAINERS_TIER_LINKS {
+        let scenario = tier
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name}: not a shipped scenario that runs on containers"));
+        assert_eq!(scenario.tier, Tier::Ci, "{name} is not in the CI tier");
+    }
+    let mut folders: Vec<String> = tier
+        .iter()
+        .map(|s| folder_of(s))
+        .filter(|f| f != "selftest")
+        .collect();
+    let count = folders.len();
+    folders.dedup();
+    assert_eq!(folders.len(), count, "two scenarios of one folder: {folders:?}");
+    let selftests = all.iter().filter(|s| folder_of(s) == "selftest").count();
+    assert_eq!(tier.len(), selftests + CONTAINERS_TIER_LINKS.len());
 }
 
 #[test]
