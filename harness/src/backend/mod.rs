@@ -274,6 +274,42 @@ pub trait Service: Send + Sync {
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 }
 
+/// A service's folder on this machine, where its files are read and replaced (on the
+/// containers backend it is mounted at the same path, so the service sees the same files).
+pub(crate) struct ServiceFolder<'a> {
+    /// The service, for errors.
+    pub service: &'a str,
+    /// The folder.
+    pub dir: &'a std::path::Path,
+}
+
+impl ServiceFolder<'_> {
+    fn error(&self, path: &std::path::Path, source: std::io::Error) -> BackendError {
+        BackendError::File {
+            service: self.service.to_string(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Reads `rel`.
+    pub fn read(&self, rel: &std::path::Path) -> Result<Vec<u8>, BackendError> {
+        let path = self.dir.join(rel);
+        std::fs::read(&path).map_err(|e| self.error(&path, e))
+    }
+
+    /// Replaces `rel` at once (written beside it, then renamed over it), so a watcher never
+    /// reads half a file.
+    pub fn replace(&self, rel: &std::path::Path, content: &[u8]) -> Result<(), BackendError> {
+        let path = self.dir.join(rel);
+        let mut staging = path.as_os_str().to_owned();
+        staging.push(".clawchaos-new");
+        std::fs::write(&staging, content)
+            .and_then(|()| std::fs::rename(&staging, &path))
+            .map_err(|e| self.error(&path, e))
+    }
+}
+
 /// Runs scenarios' services: opens a scope per run.
 pub trait Backend: Send + Sync {
     /// Its name (`process`, `containers`), as `--backend` and a scenario's `[unsupported]`

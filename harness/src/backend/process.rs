@@ -21,7 +21,7 @@ use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
     Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Handle, Launch, LogBuffer,
-    Loopback, Recipe, Run, RunBase, RunScope, Service, Signal, StartContext,
+    Loopback, Recipe, Run, RunBase, RunScope, Service, ServiceFolder, Signal, StartContext,
 };
 
 /// How long a graceful stop waits after SIGTERM before SIGKILL.
@@ -133,11 +133,10 @@ impl ProcessService {
         })
     }
 
-    fn file_error(&self, path: &Path, source: std::io::Error) -> BackendError {
-        BackendError::File {
-            service: self.launch.service.clone(),
-            path: path.to_path_buf(),
-            source,
+    fn folder(&self) -> ServiceFolder<'_> {
+        ServiceFolder {
+            service: &self.launch.service,
+            dir: &self.launch.dir,
         }
     }
 
@@ -278,17 +277,11 @@ impl Service for ProcessService {
     }
 
     fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {
-        let path = self.launch.dir.join(rel);
-        std::fs::read(&path).map_err(|e| self.file_error(&path, e))
+        self.folder().read(rel)
     }
 
     fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
-        let path = self.launch.dir.join(rel);
-        let mut staging = path.as_os_str().to_owned();
-        staging.push(".clawchaos-new");
-        std::fs::write(&staging, content)
-            .and_then(|()| std::fs::rename(&staging, &path))
-            .map_err(|e| self.file_error(&path, e))
+        self.folder().replace(rel, content)
     }
 
     fn version(&self) -> Option<String> {

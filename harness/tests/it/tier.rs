@@ -34,7 +34,11 @@ fn the_containers_tier_has_one_ci_scenario_per_link_besides_every_selftest() {
         .collect();
     let count = folders.len();
     folders.dedup();
-    assert_eq!(folders.len(), count, "two scenarios of one folder: {folders:?}");
+    assert_eq!(
+        folders.len(),
+        count,
+        "two scenarios of one folder: {folders:?}"
+    );
     let selftests = all.iter().filter(|s| folder_of(s) == "selftest").count();
     assert_eq!(tier.len(), selftests + CONTAINERS_TIER_LINKS.len());
 }

@@ -25,7 +25,8 @@ use super::super::logs::OutputSink;
 use super::super::rundir::RUN_ID_ENV;
 use super::super::tool::Tool;
 use super::super::{
-    BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Launch, LogBuffer, Service, Signal,
+    BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Launch, LogBuffer, Service,
+    ServiceFolder, Signal,
 };
 use super::engine::{self, LABEL_ROLE, LABEL_SERVICE};
 
@@ -286,11 +287,11 @@ impl ContainerService {
         }
     }
 
-    fn file_error(&self, path: &Path, source: std::io::Error) -> BackendError {
-        BackendError::File {
-            service: self.name.clone(),
-            path: path.to_path_buf(),
-            source,
+    fn folder(&self) -> ServiceFolder<'_> {
+        // Mounted at its own path: the host's file is the container's.
+        ServiceFolder {
+            service: &self.name,
+            dir: &self.dir,
         }
     }
 
@@ -428,18 +429,11 @@ impl Service for ContainerService {
     }
 
     fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {
-        // The folder is mounted at its own path: the host's file is the container's.
-        let path = self.dir.join(rel);
-        std::fs::read(&path).map_err(|e| self.file_error(&path, e))
+        self.folder().read(rel)
     }
 
     fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
-        let path = self.dir.join(rel);
-        let mut staging = path.as_os_str().to_owned();
-        staging.push(".clawchaos-new");
-        std::fs::write(&staging, content)
-            .and_then(|()| std::fs::rename(&staging, &path))
-            .map_err(|e| self.file_error(&path, e))
+        self.folder().replace(rel, content)
     }
 
     fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
