@@ -56,18 +56,24 @@ pub fn run_labels(run_id: &str) -> HashMap<String, String> {
 
 /// A client of the local engine (`DOCKER_HOST` or `/var/run/docker.sock`); makes no call.
 pub fn client() -> Result<Docker, BackendError> {
-    let docker = Docker::connect_with_local_defaults().map_err(|e| engine_error(&e))?;
+    let docker = Docker::connect_with_local_defaults().map_err(|e| no_engine(&e))?;
     Ok(docker.with_timeout(Duration::from_secs(CALL_TIMEOUT_SECS)))
+}
+
+/// There is no engine to talk to: what happened, and what sets one up.
+fn no_engine(e: &dyn std::fmt::Display) -> BackendError {
+    BackendError::Engine(format!(
+        "no Docker engine answers ({e}): the containers backend needs one; `scripts/setup containers` installs and starts it"
+    ))
 }
 
 /// A client whose engine answered, at the engine's API version (bollard speaks a newer one by
 /// default; Debian's engine answers at 1.41).
 pub async fn connect() -> Result<Docker, BackendError> {
-    client()?.negotiate_version().await.map_err(|e| {
-        BackendError::Engine(format!(
-            "no Docker engine answers ({e}): the containers backend needs one; `scripts/setup containers` installs and starts it"
-        ))
-    })
+    client()?
+        .negotiate_version()
+        .await
+        .map_err(|e| no_engine(&e))
 }
 
 /// `image` must be on the engine already: no registry is ever asked.
