@@ -319,6 +319,12 @@ pub trait Backend: Send + Sync {
     /// by the marks this backend puts on everything it starts), then makes the run folder and
     /// whatever else the backend holds for one run.
     fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
+    /// Why it cannot run `program` at all (a kind it does not support yet), if it cannot: a
+    /// scenario that needs it is reported as skipped, with this reason.
+    fn cannot_run(&self, program: Program) -> Option<String> {
+        let _ = program;
+        None
+    }
     /// Checks, before anything starts, that it can run `programs` at all (its engine
     /// answers, their images are there): the CLI's "missing prerequisite", exit code 2.
     fn preflight<'a>(&'a self, programs: &'a [Program]) -> BoxFuture<'a, Result<(), BackendError>> {

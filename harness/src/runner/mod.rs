@@ -106,6 +106,14 @@ impl Runner {
         let unsupported = scenario
             .unsupported
             .get(self.backend.name())
+            .cloned()
+            .or_else(|| {
+                scenario
+                    .services
+                    .values()
+                    .flat_map(crate::services::programs_of)
+                    .find_map(|program| self.backend.cannot_run(program))
+            })
             .map(|why| format!("not run on the {} backend: {why}", self.backend.name()));
         let not_needed = (options.control && !has_detects(scenario)).then(|| {
             "no detect expectations: a control run would have nothing to show \

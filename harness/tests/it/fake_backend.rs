@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clawchaos::backend::fake::{Action, Entry, FakeBackend};
 use clawchaos::backend::{Host, Installed, Loopback, Program, Signal, Want};
-use clawchaos::observer::{Observer, RunEvent, RunName};
+use clawchaos::observer::{Observer, RunEvent, RunName, Silent};
 use clawchaos::runner::{RunOptions, Runner};
 use clawchaos::scenario::{load, parse_str};
 
@@ -249,4 +249,63 @@ fn services_and_links_listen_where_the_backend_s_host_says() {
             assert_eq!(addr.ip(), want, "{file}: {what} listens on {addr}");
         }
     }
+}
+
+/// A backend that runs everything the fake one does except OpenClaw, which it cannot run.
+struct NoGateway(FakeBackend);
+
+impl clawchaos::backend::Backend for NoGateway {
+    fn name(&self) -> &'static str {
+        "no-gateway"
+    }
+
+    fn cannot_run(&self, program: Program) -> Option<String> {
+        (program == Program::OpenClaw).then(|| "no gateway here".to_string())
+    }
+
+    fn open_run(
+        &self,
+    ) -> clawchaos::backend::BoxFuture<
+        '_,
+        Result<Box<dyn clawchaos::backend::RunScope>, clawchaos::backend::BackendError>,
+    > {
+        self.0.open_run()
+    }
+}
+
+#[test]
+fn a_scenario_needing_what_the_backend_cannot_run_is_skipped_with_the_reason() {
+    let rt = runtime();
+    let runner = Runner::new(Arc::new(NoGateway(FakeBackend::new())));
+    let needs_gateway = parse_str(
+        Path::new("gateway.toml"),
+        r#"
+name = "needs-gateway"
+smoke = true
+[services.gateway]
+kind = "openclaw"
+[probes.up]
+kind = "tcp"
+service = "gateway"
+[steady_state]
+probes = ["up"]
+"#,
+    )
+    .expect("valid");
+    let outcome = rt.block_on(runner.run(&needs_gateway, &RunOptions::default(), &Silent));
+    assert_eq!(
+        outcome.skipped.as_deref(),
+        Some("not run on the no-gateway backend: no gateway here")
+    );
+    assert!(
+        outcome.passed && outcome.services.is_empty(),
+        "{outcome:#?}"
+    );
+    // What it can run, it runs.
+    let runs = rt.block_on(runner.run(
+        &selftest("process-kill-restart.toml"),
+        &RunOptions::default(),
+        &Silent,
+    ));
+    assert!(runs.skipped.is_none() && runs.passed, "{runs:#?}");
 }

@@ -75,6 +75,6 @@ impl Host for ContainersHost {
 /// Why `program` cannot run on the containers backend yet.
 pub fn not_yet(program: Program) -> String {
     format!(
-        "the containers backend does not run {program:?} yet (it comes with the brokers' images); run this scenario on the process backend"
+        "it does not run {program:?} yet (the brokers' and the bridge's images come next); the process backend does"
     )
 }
