@@ -27,6 +27,8 @@ pub struct Kind<'a> {
     pub control: Option<ControlApi>,
     /// The queue protocol it serves, for a broker (the ledger speaks it).
     pub queue: Option<Queue>,
+    /// The programs it runs (a backend may not run every one: `Backend::cannot_run`).
+    pub programs: Vec<Program>,
 }
 
 /// The protocol of a broker's task and result queues.
@@ -57,14 +59,7 @@ pub fn on_this_machine(program: Program) -> Result<Installed, String> {
 
 /// The programs `spec`'s kind runs (for a backend to check it has them before anything starts).
 pub fn programs_of(spec: &ServiceSpec) -> Vec<Program> {
-    match &spec.kind {
-        ServiceKind::MockLlm { .. } => vec![Program::MockLlm],
-        ServiceKind::OpenClaw(_) => vec![Program::OpenClaw],
-        ServiceKind::RabbitMq { .. } => vec![Program::RabbitMq],
-        ServiceKind::Tansu { .. } => vec![Program::Tansu],
-        ServiceKind::Bridge(_) => vec![Program::Bridge],
-        ServiceKind::TokenService { .. } | ServiceKind::Process { .. } => Vec::new(),
-    }
+    kind(spec).programs
 }
 
 /// Deep-merges `overrides` into `base`, as every service's JSON config is patched (the
@@ -104,6 +99,7 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             needs: Vec::new(),
             control: Some(ControlApi::MockLlm),
             queue: None,
+            programs: vec![Program::MockLlm],
         },
         ServiceKind::TokenService {
             algorithm,
@@ -118,12 +114,14 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             needs: Vec::new(),
             control: Some(ControlApi::TokenService),
             queue: None,
+            programs: Vec::new(),
         },
         ServiceKind::OpenClaw(spec) => Kind {
             recipe: Box::new(openclaw::GatewayRecipe { spec }),
             needs: vec![Prerequisite::OpenClaw, Prerequisite::Program("lsof".into())],
             control: None,
             queue: None,
+            programs: vec![Program::OpenClaw],
         },
         ServiceKind::RabbitMq { tokens } => Kind {
             recipe: Box::new(rabbitmq::NodeRecipe {
@@ -132,12 +130,14 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             needs: vec![Prerequisite::RabbitMq],
             control: None,
             queue: Some(Queue::Amqp),
+            programs: vec![Program::RabbitMq],
         },
         ServiceKind::Tansu { scram } => Kind {
             recipe: Box::new(tansu::BrokerRecipe { scram: *scram }),
             needs: vec![Prerequisite::Tansu],
             control: None,
             queue: Some(Queue::Kafka),
+            programs: vec![Program::Tansu],
         },
         ServiceKind::Bridge(bridge) => Kind {
             recipe: Box::new(bridge::BridgeRecipe { spec: bridge }),
@@ -148,6 +148,7 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             },
             control: None,
             queue: None,
+            programs: vec![Program::Bridge],
         },
         ServiceKind::Process {
             command,
@@ -168,6 +169,7 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
                 .collect(),
             control: None,
             queue: None,
+            programs: Vec::new(),
         },
     }
 }
