@@ -48,7 +48,7 @@ impl FromStr for SigningAlg {
 /// [`crate::TokenService::start`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenServiceConfig {
-    /// Where to listen; must be a loopback address. Port 0 picks a free port (read it back
+    /// Where to listen; a loopback address unless `own_namespace`. Port 0 picks a free port (read it back
     /// with [`crate::TokenService::addr`]); going `Down` and back up re-binds that same port.
     pub addr: SocketAddr,
     /// How tokens are signed.
@@ -67,9 +67,13 @@ pub struct TokenServiceConfig {
     /// The service's clock error in seconds: `iat`, `nbf` and `exp` are stamped with system
     /// time plus this (negative = a clock running behind).
     pub clock_offset_secs: i64,
-    /// Where to serve the control API (`/control/*`), if anywhere; must be loopback. Kept
+    /// Where to serve the control API (`/control/*`), if anywhere; loopback as `addr`. Kept
     /// separate because the token port goes away in `Down` mode.
     pub control_addr: Option<SocketAddr>,
+    /// The service is alone in a network namespace the harness made for it (a container on
+    /// a run's own network), so any address of it may be listened on; otherwise only
+    /// loopback addresses are.
+    pub own_namespace: bool,
 }
 
 impl Default for TokenServiceConfig {
@@ -86,6 +90,7 @@ impl Default for TokenServiceConfig {
             ttl: Duration::from_secs(60),
             clock_offset_secs: 0,
             control_addr: None,
+            own_namespace: false,
         }
     }
 }

@@ -15,12 +15,17 @@ use clawchaos_token_service::{SigningAlg, TokenService, TokenServiceConfig};
 #[derive(Debug, Parser)]
 #[command(name = "clawchaos-token-service", version)]
 struct Args {
-    /// Token API address (loopback only); port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
+    /// Token API address (loopback only, unless --own-network-namespace); port 0 picks a
+    /// free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Control API address (loopback only), e.g. 127.0.0.1:0.
-    #[arg(long, value_parser = loopback)]
+    /// Control API address (loopback only, as --listen), e.g. 127.0.0.1:0.
+    #[arg(long)]
     control_listen: Option<SocketAddr>,
+    /// This process is alone in a network namespace the harness made for it (a container on
+    /// a run's own network): any of its addresses may be listened on, e.g. 0.0.0.0:8080.
+    #[arg(long)]
+    own_network_namespace: bool,
     /// Signature algorithm: hs256 or rs256.
     #[arg(long, default_value_t = SigningAlg::Hs256)]
     alg: SigningAlg,
@@ -60,13 +65,25 @@ impl Args {
             ttl: self.ttl,
             clock_offset_secs: self.clock_offset,
             control_addr: self.control_listen,
+            own_namespace: self.own_network_namespace,
         }
+    }
+
+    /// Refuses an address other than loopback, unless the process has a network namespace
+    /// of its own (the project's safety rule).
+    fn check(&self) -> Result<(), String> {
+        if self.own_network_namespace {
+            return Ok(());
+        }
+        for addr in std::iter::once(self.listen).chain(self.control_listen) {
+            loopback(addr)?;
+        }
+        Ok(())
     }
 }
 
 /// A socket address on loopback; anything else is refused (the project's safety rule).
-fn loopback(s: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = s.parse().map_err(|e| format!("not IP:PORT: {e}"))?;
+fn loopback(addr: SocketAddr) -> Result<SocketAddr, String> {
     if addr.ip().is_loopback() {
         Ok(addr)
     } else {
@@ -101,6 +118,10 @@ fn signed_seconds(s: &str) -> Result<i64, String> {
 async fn main() -> ExitCode {
     init_tracing();
     let args = Args::parse();
+    if let Err(e) = args.check() {
+        eprintln!("clawchaos-token-service: {e}");
+        return ExitCode::from(2);
+    }
     let service = match TokenService::start(args.config()).await {
         Ok(service) => service,
         Err(e) => {
@@ -153,12 +174,26 @@ mod tests {
     }
 
     #[test]
-    fn only_loopback_addresses_pass() {
-        assert!(loopback("127.0.0.1:0").is_ok());
-        assert!(loopback("[::1]:8080").is_ok());
-        let refused = loopback("0.0.0.0:0").err().unwrap_or_default();
+    fn only_loopback_addresses_pass_unless_the_namespace_is_its_own() -> Result<(), clap::Error> {
+        let parse = |args: &[&str]| {
+            Args::try_parse_from(
+                std::iter::once("clawchaos-token-service").chain(args.iter().copied()),
+            )
+        };
+        assert!(parse(&["--listen", "127.0.0.1:0"])?.check().is_ok());
+        assert!(parse(&["--listen", "[::1]:8080"])?.check().is_ok());
+        let refused = parse(&["--listen", "0.0.0.0:0"])?
+            .check()
+            .err()
+            .unwrap_or_default();
         assert!(refused.contains("only loopback"), "{refused}");
-        assert!(loopback("localhost:80").is_err());
+        let control = parse(&["--control-listen", "10.0.0.1:1"])?.check();
+        assert!(control.is_err(), "the control address is checked too");
+        assert!(parse(&["--listen", "localhost:80"]).is_err(), "not IP:PORT");
+        let own = parse(&["--listen", "0.0.0.0:0", "--own-network-namespace"])?;
+        assert!(own.check().is_ok());
+        assert!(own.config().own_namespace);
+        Ok(())
     }
 
     #[test]
@@ -180,7 +215,6 @@ mod tests {
         assert_eq!(config.clock_offset_secs, -7200);
         assert_eq!(config.audience, ["rabbitmq", "other"]);
         assert_eq!(config.kid, "clawchaos");
-        assert!(Args::try_parse_from(["x", "--listen", "0.0.0.0:1"]).is_err());
         Ok(())
     }
 }

@@ -105,13 +105,16 @@ pub struct TokenService {
 
 impl TokenService {
     /// Generates a fresh key, then listens on `config.addr` (and `config.control_addr`, if
-    /// set); returns once both accept connections. Both must be loopback addresses.
+    /// set); returns once both accept connections. Both must be loopback addresses, unless
+    /// the service has a network namespace of its own ([`TokenServiceConfig::own_namespace`]).
     ///
     /// RS256 key generation takes a moment; it runs on a blocking thread.
     pub async fn start(config: TokenServiceConfig) -> Result<TokenService, TokenServiceError> {
-        ensure_loopback(config.addr)?;
-        if let Some(control_addr) = config.control_addr {
-            ensure_loopback(control_addr)?;
+        if !config.own_namespace {
+            ensure_loopback(config.addr)?;
+            if let Some(control_addr) = config.control_addr {
+                ensure_loopback(control_addr)?;
+            }
         }
         let alg = config.alg;
         let keys = tokio::task::spawn_blocking(move || Keys::generate(alg))
