@@ -1,5 +1,6 @@
 //! The bridge's configuration: an `openclaw.config.yaml`-style file, overridden by the
-//! environment, validated (loopback only) before anything starts.
+//! environment, validated (loopback only, unless `bridge.own_network_namespace: true` says
+//! the bridge is alone in a network namespace the harness made) before anything starts.
 
 mod duration;
 mod env;

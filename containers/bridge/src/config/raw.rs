@@ -74,4 +74,5 @@ pub struct RawGateway {
 pub struct RawBridge {
     pub health_listen: Option<String>,
     pub ack: Option<AckMode>,
+    pub own_network_namespace: Option<bool>,
 }

@@ -1,11 +1,12 @@
 //! Resolving the configuration: the environment over the file, defaults, then validation.
 
+use super::loopback::Reach;
 use super::raw::{self, RawConfig};
 use super::{
     AckMode, BridgeSettings, BrokerKind, Config, ConfigError, DEFAULT_ATTEMPTS,
     DEFAULT_GATEWAY_TIMEOUT, DEFAULT_HEALTH_LISTEN, DEFAULT_HEARTBEAT, DEFAULT_LEEWAY,
     DEFAULT_MODEL, DEFAULT_PREFETCH, DEFAULT_PUBLISH_TIMEOUT, DEFAULT_REFRESH_BEFORE, Gateway,
-    Messaging, Origin, Sasl, TokenSettings, TokenSource, env, loopback,
+    Messaging, Origin, Sasl, TokenSettings, TokenSource, env,
 };
 use crate::secret::Secret;
 use std::time::Duration;
@@ -52,14 +53,19 @@ impl Resolver<'_> {
         let m = std::mem::take(&mut self.raw.messaging);
         let g = std::mem::take(&mut self.raw.gateway);
         let b = std::mem::take(&mut self.raw.bridge);
+        let reach = if b.own_network_namespace.unwrap_or(false) {
+            Reach::OwnNamespace
+        } else {
+            Reach::Loopback
+        };
 
         let broker = match self.var(env::BROKER) {
             Some(v) => v.parse().map_err(|e| env_err(env::BROKER, e))?,
             None => m.broker.unwrap_or(BrokerKind::Rabbitmq),
         };
         let url_check = |v: &str| match broker {
-            BrokerKind::Rabbitmq => loopback::amqp_url(v),
-            BrokerKind::Kafka => loopback::bootstrap_servers(v),
+            BrokerKind::Rabbitmq => reach.amqp_url(v),
+            BrokerKind::Kafka => reach.bootstrap_servers(v),
         };
         let url = self
             .pick(env::URL, m.url, &["messaging", "url"], url_check)?
@@ -120,7 +126,7 @@ impl Resolver<'_> {
                 "expected a positive publish_timeout".into(),
             ));
         }
-        let token = self.token(m.token)?;
+        let token = self.token(m.token, reach)?;
         let sasl = match m.sasl {
             None => None,
             Some(_) if broker == BrokerKind::Rabbitmq => {
@@ -152,12 +158,9 @@ impl Resolver<'_> {
         };
 
         let gateway_url = self
-            .pick(
-                env::GATEWAY_URL,
-                g.url,
-                &["gateway", "url"],
-                loopback::http_url,
-            )?
+            .pick(env::GATEWAY_URL, g.url, &["gateway", "url"], |v| {
+                reach.http_url(v)
+            })?
             .ok_or_else(|| {
                 (self.at)(
                     &["gateway"],
@@ -206,9 +209,9 @@ impl Resolver<'_> {
                 env::HEALTH_LISTEN,
                 b.health_listen,
                 &["bridge", "health_listen"],
-                loopback::listen_addr,
+                |v| reach.listen_addr(v),
             )?
-            .map_or_else(|| loopback::listen_addr(DEFAULT_HEALTH_LISTEN), Ok)
+            .map_or_else(|| reach.listen_addr(DEFAULT_HEALTH_LISTEN), Ok)
             .map_err(|m| (self.at)(&["bridge", "health_listen"], m))?;
 
         Ok(Config {
@@ -237,7 +240,11 @@ impl Resolver<'_> {
         })
     }
 
-    fn token(&self, raw: Option<raw::RawToken>) -> Result<TokenSettings, ConfigError> {
+    fn token(
+        &self,
+        raw: Option<raw::RawToken>,
+        reach: Reach,
+    ) -> Result<TokenSettings, ConfigError> {
         let raw = raw.unwrap_or_default();
         let refresh_before = raw.refresh_before.unwrap_or(DEFAULT_REFRESH_BEFORE);
         let leeway = raw.leeway.unwrap_or(DEFAULT_LEEWAY);
@@ -247,7 +254,7 @@ impl Resolver<'_> {
             env::TOKEN_URL,
             raw.url,
             &["messaging", "token", "url"],
-            loopback::http_url,
+            |v| reach.http_url(v),
         )? {
             let refresh_url = url.join("refresh").map_err(|e| {
                 (self.at)(
