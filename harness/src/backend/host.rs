@@ -39,6 +39,8 @@ pub enum Program {
     /// `clawchaos-mock-llm`, the mock LLM as a program of its own (where the harness does not
     /// serve it itself: [`Host::serves_in_process`]).
     MockLlm,
+    /// `clawchaos-token-service`, the JWT issuer as a program of its own (as the mock LLM).
+    TokenService,
 }
 
 /// A program as the host found it.
@@ -79,14 +81,27 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     /// The address the run's links (the proxy's listeners and its API) bind, which every
     /// service and the harness reach.
     fn link_ip(&self) -> IpAddr;
+    /// The address the harness and other services reach `service` at, known before it
+    /// starts (what a broker advertises): [`Host::listen_ip`] where every service shares
+    /// one address, its own host's where each has one.
+    fn address_of(&self, service: &str) -> IpAddr {
+        let _ = service;
+        self.listen_ip()
+    }
     /// A port for a service or a link to listen on, never handed out twice in a run.
     fn port(&self, want: Want) -> std::io::Result<u16>;
     /// Where `program` is, and its version; the error says how to install it.
     fn program(&self, program: Program) -> Result<Installed, String>;
-    /// Whether the harness serves its own test servers (the mock LLM) inside itself, on
-    /// [`Host::link_ip`], rather than as programs on the host.
+    /// Whether each service has a network namespace of its own (a container on the run's
+    /// network), where it may listen on and talk to any address: the run's are all it sees.
+    fn own_network_namespaces(&self) -> bool {
+        false
+    }
+    /// Whether the harness serves its own test servers (the mock LLM, the token service)
+    /// inside itself, on [`Host::link_ip`], rather than as programs on the host: where the
+    /// services share the harness's namespace.
     fn serves_in_process(&self) -> bool {
-        true
+        !self.own_network_namespaces()
     }
 }
 

@@ -265,6 +265,21 @@ pub trait Service: Send + Sync {
             operation: "files",
         })
     }
+    /// Puts `fault` in place at the IP layer of the service's own host (only a backend that
+    /// gives it one has such faults).
+    fn ip_fault(&self, fault: IpFault) -> BoxFuture<'_, Result<(), BackendError>> {
+        let _ = fault;
+        Box::pin(async move {
+            Err(BackendError::Unsupported {
+                service: self.name().to_string(),
+                operation: "faults at the IP layer (the containers backend has them)",
+            })
+        })
+    }
+    /// Undoes [`Service::ip_fault`].
+    fn heal_ip_fault(&self, fault: IpFault) -> BoxFuture<'_, Result<(), BackendError>> {
+        self.ip_fault(fault)
+    }
     /// Delivers a signal to the service (its whole process group).
     fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Starts it again on the same address, stopping it first if it still runs (the
@@ -272,6 +287,29 @@ pub trait Service: Send + Sync {
     fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Stops it gracefully (then forcefully); idempotent.
     fn stop(&mut self) -> BoxFuture<'_, ()>;
+}
+
+/// A fault at the IP layer of a service's host, its addresses resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpFault {
+    /// The service's kernel drops the packets it sends to `peer` (`outbound`) or receives
+    /// from it; `port`: only those to or from that port of the peer (a link: the harness's
+    /// address is every link's and the harness's own).
+    Drop {
+        /// The other end's address.
+        peer: std::net::IpAddr,
+        /// Its port, or every port.
+        port: Option<u16>,
+        /// What the service sends (else what it receives).
+        outbound: bool,
+    },
+    /// The service's host leaves the run's network (and comes back on the same address).
+    Disconnect,
+    /// What the service sends is capped at its interface, in KB/s.
+    Bandwidth {
+        /// KB/s.
+        rate_kbps: u64,
+    },
 }
 
 /// A service's folder on this machine, where its files are read and replaced (on the

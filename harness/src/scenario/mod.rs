@@ -16,8 +16,8 @@ use std::time::Duration;
 pub use diag::{Diagnostic, ScenarioError};
 pub use files::{discover, load, parse_str};
 pub use parse::faults::{
-    BrokerFault, FaultKind, LinkFault, LlmFault, ProcessFault, Stream, TokenFault, fault_kinds,
-    kind_named as fault_kind,
+    BrokerFault, FaultKind, LinkFault, LlmFault, NetworkFault, ProcessFault, Stream, TokenFault,
+    fault_kinds, kind_named as fault_kind,
 };
 pub use parse::services::SERVICE_KINDS;
 pub use reader::Spanned;
@@ -722,6 +722,13 @@ pub enum FaultAction {
         service: String,
         /// Seconds ahead (negative: behind).
         offset_secs: i64,
+    },
+    /// At the IP layer of a service's host (the containers backend).
+    Network {
+        /// The service.
+        service: String,
+        /// The fault.
+        fault: NetworkFault,
     },
     /// On a RabbitMQ node, through `rabbitmqctl`.
     Broker {

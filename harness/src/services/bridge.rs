@@ -133,6 +133,8 @@ fn prepare(
         "bridge": {
             "health_listen": SocketAddr::new(context.host.listen_ip(), port).to_string(),
             "ack": if bridge.ack_before_publish { "before_publish" } else { "after_publish" },
+            // Alone in its host's namespace (a container): the run's addresses are not loopback.
+            "own_network_namespace": context.host.own_network_namespaces(),
         },
     });
     // JSON is YAML: the bridge reads it as its `openclaw.config.yaml`.
@@ -143,7 +145,8 @@ fn prepare(
 
     let mut env = vec![("RUST_LOG".to_string(), "info".to_string())];
     if bridge.clock_skew {
-        if !Path::new(LIBFAKETIME).is_file() {
+        // An image has it by its recipe (`images/base.recipe`); this machine by set-up.
+        if bridge_program.image.is_none() && !Path::new(LIBFAKETIME).is_file() {
             return Err(BackendError::setup(
                 service,
                 format!(

@@ -54,6 +54,7 @@ pub fn on_this_machine(program: Program) -> Result<Installed, String> {
         }),
         Program::Bridge => bridge::locate_binary().map(Installed::at),
         Program::MockLlm => mock_llm::locate_binary().map(Installed::at),
+        Program::TokenService => token_service::locate_binary().map(Installed::at),
     }
 }
 
@@ -114,7 +115,7 @@ pub fn kind(spec: &ServiceSpec) -> Kind<'_> {
             needs: Vec::new(),
             control: Some(ControlApi::TokenService),
             queue: None,
-            programs: Vec::new(),
+            programs: vec![Program::TokenService],
         },
         ServiceKind::OpenClaw(spec) => Kind {
             recipe: Box::new(openclaw::GatewayRecipe { spec }),

@@ -56,19 +56,28 @@ fn amqp_login(service: &dyn Service) -> BoxFuture<'_, Result<(), String>> {
 /// Debian's `rabbitmq-server` (every node of a run is started from it) and its
 /// `rabbitmqctl`.
 pub fn installed_here() -> Result<Installed, String> {
-    let server = locate_server()?;
-    Ok(Installed {
+    locate_server().map(installed_at)
+}
+
+/// The node started from `server`, with Debian's `rabbitmqctl` as its tool.
+pub fn installed_at(server: PathBuf) -> Installed {
+    Installed {
         tool: Some(vec![
             Path::new(SBIN).join("rabbitmqctl").display().to_string(),
         ]),
         version: Some("RabbitMQ".to_string()),
         ..Installed::at(server)
-    })
+    }
+}
+
+/// Where Debian's `rabbitmq-server` is (on this machine, and in RabbitMQ's image).
+pub fn server_path() -> PathBuf {
+    Path::new(SBIN).join("rabbitmq-server")
 }
 
 /// Debian's `rabbitmq-server`.
 pub fn locate_server() -> Result<PathBuf, String> {
-    let server = Path::new(SBIN).join("rabbitmq-server");
+    let server = server_path();
     if server.is_file() {
         Ok(server)
     } else {

@@ -121,16 +121,21 @@ fn prepare(
         .map_err(|e| BackendError::setup(service, e))?;
     let dir = context.service_dir(service)?;
     let port = context.port_for(service)?;
-    let own = SocketAddr::new(context.host.listen_ip(), port);
+    // It listens on its host's listening address, and is reached (and says it is) at the
+    // address others know its host by.
+    let listen = SocketAddr::new(context.host.listen_ip(), port);
+    let own = SocketAddr::new(context.host.address_of(service), port);
     let url = |addr: SocketAddr| format!("tcp://{addr}");
     let (version, image) = (tansu.version, tansu.image);
     let tansu = shell_command(&tansu.command);
     let mut script = String::from("set -e\n");
     let access = match advertised {
         Some(advertised) if advertised != own => {
-            let relay = SocketAddr::new(context.host.listen_ip(), context.free_port()?);
+            let relay_port = context.free_port()?;
+            let relay = SocketAddr::new(own.ip(), relay_port);
             script.push_str(&format!(
-                "{tansu} proxy --listener-url {r} --advertised-listener-url {r} --origin-url {o} &\n",
+                "{tansu} proxy --listener-url {l} --advertised-listener-url {r} --origin-url {o} &\n",
+                l = url(SocketAddr::new(listen.ip(), relay_port)),
                 r = url(relay),
                 o = url(own),
             ));
@@ -141,7 +146,7 @@ fn prepare(
     let broker = |advertise: SocketAddr, auth: bool| {
         format!(
             "{tansu} broker --listener-url {} --advertised-listener-url {} --storage-engine sqlite://tansu.db{}",
-            url(own),
+            url(listen),
             url(advertise),
             if auth { " --authentication" } else { "" }
         )

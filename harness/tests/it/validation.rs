@@ -621,3 +621,73 @@ probe = "up"
         FaultAction::Broker { .. }
     ));
 }
+
+#[test]
+fn a_fault_at_the_ip_layer_says_the_process_backend_cannot_run_it() {
+    let fault = r#"
+[[faults]]
+name = "gone"
+kind = "ip_drop"
+service = "llm"
+peer = { link = "llm" }
+stream = "upstream"
+at = "1s"
+duration = "2s"
+"#;
+    let text = VALID.replace("[[faults]]", &format!("{fault}\n[[faults]]"));
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("say so with `[unsupported]` `process = \"...\"`"),
+        "{}",
+        found[0].message
+    );
+    let declared = text.replacen(
+        "[[faults]]",
+        "[unsupported]\nprocess = \"no pods here\"\n\n[[faults]]",
+        1,
+    );
+    let scenario = clawchaos::scenario::parse_str(Path::new("ok.toml"), &declared)
+        .unwrap_or_else(|e| panic!("{:#?}", e.diagnostics()));
+    let action = &scenario.faults[0].action;
+    assert!(
+        matches!(
+            action,
+            FaultAction::Network {
+                fault: clawchaos::scenario::NetworkFault::Drop {
+                    stream: Stream::Upstream,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{action:?}"
+    );
+}
+
+#[test]
+fn an_ip_drop_needs_a_known_peer_and_a_direction() {
+    let fault = r#"
+[unsupported]
+process = "no pods here"
+
+[[faults]]
+name = "gone"
+kind = "ip_drop"
+service = "llm"
+peer = { service = "nowhere" }
+at = "1s"
+duration = "2s"
+"#;
+    let text = VALID.replace("[[faults]]", &format!("{fault}\n[[faults]]"));
+    let found = problems(&text);
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("which the scenario does not declare")),
+        "{messages:?}"
+    );
+}

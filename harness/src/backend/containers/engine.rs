@@ -33,9 +33,15 @@ pub const LABEL_ROLE: &str = "clawchaos.role";
 /// The base image every container runs (Debian's minimal system, python3, procps, lsof):
 /// `clawchaos/base:<first 12 hex digits of the recipe's sha256>`.
 pub fn base_image() -> String {
-    let digest = Sha256::digest(BASE_RECIPE);
+    format!("{BASE_REPOSITORY}:{}", content_hash(BASE_RECIPE))
+}
+
+/// The first 12 hex digits of the sha256 of `recipe`: an image's tag, as
+/// `scripts/provision-containers` computes it (`sha256sum | cut -c1-12`).
+pub fn content_hash(recipe: &[u8]) -> String {
+    let digest = Sha256::digest(recipe);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{BASE_REPOSITORY}:{}", &hex[..12])
+    hex[..12].to_string()
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), empty when unreadable.

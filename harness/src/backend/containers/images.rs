@@ -25,12 +25,35 @@ const VERSION_LABEL: &str = "org.openclaw.version";
 /// Where OpenClaw's Control UI is in our image.
 const CONTROL_UI_IN_IMAGE: &str = "/opt/openclaw/node_modules/openclaw/dist/control-ui";
 
+/// RabbitMQ's image recipe (`images/rabbitmq.Dockerfile`).
+const RABBITMQ_DOCKERFILE: &[u8] = include_bytes!("../../../../images/rabbitmq.Dockerfile");
+
+/// The base image's hash (its tag).
+fn base_hash() -> String {
+    engine::base_image()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Our OpenClaw image: `clawchaos/openclaw:<openclaw>-node<node>-<base image's hash>`, as
 /// `scripts/provision-containers` tags it.
 pub fn our_openclaw_image() -> String {
-    let base = engine::base_image();
-    let hash = base.rsplit(':').next().unwrap_or_default();
-    format!("clawchaos/openclaw:{PINNED_OPENCLAW}-node{PINNED_NODE}-{hash}")
+    format!(
+        "clawchaos/openclaw:{PINNED_OPENCLAW}-node{PINNED_NODE}-{}",
+        base_hash()
+    )
+}
+
+/// RabbitMQ's image: `clawchaos/rabbitmq:<recipe's hash>-<base image's hash>`, as
+/// `scripts/provision-containers` tags it.
+pub fn rabbitmq_image() -> String {
+    format!(
+        "clawchaos/rabbitmq:{}-{}",
+        engine::content_hash(RABBITMQ_DOCKERFILE),
+        base_hash()
+    )
 }
 
 /// The OpenClaw image runs use: the user's (`CLAWCHAOS_OPENCLAW_IMAGE`), else ours.

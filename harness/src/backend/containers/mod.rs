@@ -5,8 +5,8 @@
 //! ([`network`]); each service a *pod* (a container holding its address) and a container that
 //! joins it ([`service`]), so a kill and a restart keep the address and a port squatter can
 //! share the namespaces of the service it squats. The run folder is mounted at its own path
-//! (every path a recipe wrote stays valid inside), the folder of the harness's own programs
-//! read-only at [`host::TOOLS_IN_CONTAINER`]. Links (the proxy) and the servers the harness
+//! (every path a recipe wrote stays valid inside), the harness's own programs and Tansu
+//! read-only under [`host::TOOLS_IN_CONTAINER`]. Links (the proxy) and the servers the harness
 //! runs itself listen on the harness's address on the network. Everything carries the run's
 //! labels ([`engine::run_labels`]): the scope removes it on drop (success, failure, panic,
 //! Ctrl-C), and the next run sweeps what a killed one left ([`sweep`]).
@@ -22,6 +22,7 @@ pub mod engine;
 pub mod exec;
 pub mod host;
 pub mod images;
+pub mod ipfault;
 pub mod network;
 pub mod service;
 pub mod sweep;
@@ -41,7 +42,7 @@ use super::{
     StartContext,
 };
 use exec::ExecTool;
-use host::{ContainersHost, TOOLS_IN_CONTAINER};
+use host::ContainersHost;
 use network::RunNetwork;
 use service::{ContainerService, Member, Pod};
 
@@ -50,14 +51,6 @@ use service::{ContainerService, Member, Pod};
 pub struct ContainersBackend;
 
 impl Backend for ContainersBackend {
-    fn cannot_run(&self, program: Program) -> Option<String> {
-        matches!(
-            program,
-            Program::RabbitMq | Program::Tansu | Program::Bridge
-        )
-        .then(|| host::not_yet(program))
-    }
-
     fn name(&self) -> &'static str {
         "containers"
     }
@@ -73,11 +66,12 @@ impl Backend for ContainersBackend {
                             .await
                             .map_err(BackendError::Engine)?;
                     }
-                    Program::MockLlm => {
-                        crate::services::mock_llm::locate_binary().map_err(BackendError::Engine)?;
+                    Program::RabbitMq => {
+                        engine::require_image(&docker, &images::rabbitmq_image()).await?;
                     }
-                    // Such a scenario is skipped, with the reason (`cannot_run`).
-                    Program::RabbitMq | Program::Tansu | Program::Bridge => {}
+                    Program::MockLlm | Program::TokenService | Program::Bridge | Program::Tansu => {
+                        crate::services::on_this_machine(*program).map_err(BackendError::Engine)?;
+                    }
                 }
             }
             Ok(())
@@ -95,15 +89,20 @@ impl Backend for ContainersBackend {
             sweep_dead_runs(&root);
             let dir = RunDir::create()?;
             let network = RunNetwork::create(&docker, dir.id()).await?;
-            let tools = crate::services::mock_llm::locate_binary()
-                .map(|path| path.parent().map(PathBuf::from).unwrap_or_default());
             let openclaw = images::openclaw(&docker, dir.id()).await;
-            let host = ContainersHost {
+            let host = Arc::new(ContainersHost {
                 gateway: network.gateway,
                 image: image.clone(),
-                tools,
+                mounted: host::MOUNTED_PROGRAMS
+                    .into_iter()
+                    .map(|p| (p, crate::services::on_this_machine(p)))
+                    .collect(),
                 openclaw,
-            };
+                rabbitmq: images::rabbitmq_image(),
+                subnet: network.subnet,
+                addressed: Mutex::new(Vec::new()),
+            });
+            let binds = host.binds();
             let run_dir = dir.path().to_path_buf();
             let run_id = dir.id().to_string();
             Ok(Box::new(ContainersRun {
@@ -111,10 +110,11 @@ impl Backend for ContainersBackend {
                 run_id,
                 image,
                 run_dir,
-                tools: host.tools.clone().ok(),
+                binds,
                 pods: Mutex::new(BTreeMap::new()),
                 network,
-                base: RunBase::reaped(dir, Arc::new(host), Leftovers::Containers),
+                host: Arc::clone(&host),
+                base: RunBase::reaped(dir, host, Leftovers::Containers),
             }) as Box<dyn RunScope>)
         })
     }
@@ -127,9 +127,12 @@ pub struct ContainersRun {
     run_id: String,
     image: String,
     run_dir: PathBuf,
-    tools: Option<PathBuf>,
+    /// The mounts of the programs that are this machine's files, in every container.
+    binds: Vec<String>,
     /// Each service's pod, by service name.
     pods: Mutex<BTreeMap<String, Arc<Pod>>>,
+    /// The run's host (its pods' addresses).
+    host: Arc<ContainersHost>,
     network: RunNetwork,
     base: RunBase,
 }
@@ -156,12 +159,16 @@ impl ContainersRun {
         if let Some(pod) = existing {
             return Ok(pod);
         }
+        let ip = self
+            .host
+            .pod_address(owner)
+            .map_err(|e| BackendError::setup(service, e))?;
         let pod = Arc::new(
             Pod::start(
                 &self.docker,
                 &self.run_id,
                 owner,
-                &self.network.name,
+                (&self.network.name, ip),
                 &self.image,
             )
             .await?,
@@ -200,9 +207,7 @@ impl RunScope for ContainersRun {
             let pod = self.pod_for(name, &plan.placement).await?;
             let run_dir = self.run_dir.display().to_string();
             let mut binds = vec![format!("{run_dir}:{run_dir}")];
-            if let Some(tools) = &self.tools {
-                binds.push(format!("{}:{TOOLS_IN_CONTAINER}:ro", tools.display()));
-            }
+            binds.extend(self.binds.iter().cloned());
             // Node's compile cache, kept between runs (a gateway starts in about half the time).
             if let Some(cache) = compile_cache(&launch.env) {
                 binds.push(format!("{cache}:{cache}"));

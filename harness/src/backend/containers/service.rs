@@ -7,14 +7,16 @@
 //! condition `not-running` (it answers at once if the container has already exited).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig,
+};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, StopContainerOptions,
     WaitContainerOptions,
@@ -25,10 +27,11 @@ use super::super::logs::OutputSink;
 use super::super::rundir::RUN_ID_ENV;
 use super::super::tool::Tool;
 use super::super::{
-    BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Launch, LogBuffer, Service,
+    BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, IpFault, Launch, LogBuffer, Service,
     ServiceFolder, Signal,
 };
 use super::engine::{self, LABEL_ROLE, LABEL_SERVICE};
+use super::ipfault::{self, PodNet};
 
 /// How long a graceful stop waits before the engine kills the container.
 const STOP_GRACE_SECS: i32 = 10;
@@ -43,15 +46,17 @@ pub struct Pod {
     pub id: String,
     /// Its address on the run's network: the address of every service in it.
     pub ip: IpAddr,
+    /// The run's network.
+    pub network: String,
 }
 
 impl Pod {
-    /// Starts the pod of `service` on `network`, from `image`.
+    /// Starts the pod of `service` on `network` at `ip`, from `image`.
     pub async fn start(
         docker: &Docker,
         run_id: &str,
         service: &str,
-        network: &str,
+        (network, ip): (&str, Ipv4Addr),
         image: &str,
     ) -> Result<Self, BackendError> {
         let mut labels = engine::run_labels(run_id);
@@ -63,6 +68,9 @@ impl Pod {
             labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some(network.to_string()),
+                // The faults at the IP layer (`ipfault`) set rules and queues in the pod;
+                // the services that join it do not get the capability.
+                cap_add: Some(vec!["NET_ADMIN".to_string()]),
                 // As on a host: a user other than root cannot bind below 1024 (the engine sets
                 // 0 in every namespace it makes). Sysctls belong to the pod, never a member.
                 sysctls: Some(HashMap::from([(
@@ -70,6 +78,20 @@ impl Pod {
                     "1024".to_string(),
                 )])),
                 ..Default::default()
+            }),
+            // The address the host handed out before the service planned (a broker
+            // advertises it).
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.to_string(),
+                    EndpointSettings {
+                        ipam_config: Some(EndpointIpamConfig {
+                            ipv4_address: Some(ip.to_string()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                )])),
             }),
             ..Default::default()
         };
@@ -79,6 +101,7 @@ impl Pod {
         let mut pod = Self {
             id,
             ip: IpAddr::from([0, 0, 0, 0]),
+            network: network.to_string(),
         };
         docker
             .start_container(&pod.id, None)
@@ -164,6 +187,8 @@ pub struct ContainerService {
     id: String,
     dir: PathBuf,
     addr: SocketAddr,
+    /// Its pod, where faults at the IP layer are set.
+    pod: PodNet,
     pub(super) control: Option<SocketAddr>,
     pub(super) config_file: Option<PathBuf>,
     pub(super) clock_file: Option<PathBuf>,
@@ -215,6 +240,11 @@ impl ContainerService {
             id,
             dir: launch.dir.clone(),
             addr: SocketAddr::new(member.pod.ip, member.port),
+            pod: PodNet {
+                id: member.pod.id.clone(),
+                ip: member.pod.ip,
+                network: member.pod.network.clone(),
+            },
             control: None,
             config_file: None,
             clock_file: None,
@@ -434,6 +464,14 @@ impl Service for ContainerService {
 
     fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
         self.folder().replace(rel, content)
+    }
+
+    fn ip_fault(&self, fault: IpFault) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(ipfault::inject(&self.docker, &self.name, &self.pod, fault))
+    }
+
+    fn heal_ip_fault(&self, fault: IpFault) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(ipfault::heal(&self.docker, &self.name, &self.pod, fault))
     }
 
     fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {

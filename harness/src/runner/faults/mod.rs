@@ -6,6 +6,7 @@ mod clock;
 mod config;
 mod link;
 mod llm;
+mod network;
 mod port;
 mod process;
 mod rabbitmq;
@@ -63,6 +64,8 @@ pub enum Undo {
     },
     /// The process that holds the port (put in place as the topology started).
     Squatter(Box<dyn Service>),
+    /// What was set at the IP layer of a service's host, addresses resolved.
+    Network(crate::backend::IpFault),
 }
 
 impl Undo {
@@ -102,6 +105,7 @@ pub async fn prepare(
         | FaultAction::Tokens { .. }
         | FaultAction::ClockSkew { .. }
         | FaultAction::Broker { .. }
+        | FaultAction::Network { .. }
         | FaultAction::Config { .. } => Ok(()),
     }
 }
@@ -125,6 +129,7 @@ pub async fn inject(fault: &FaultSpec, cx: &mut FaultCx<'_>) -> Result<Undo, Fau
             offset_secs,
         } => clock::set(service, *offset_secs, topology).map(|()| Undo::Nothing),
         FaultAction::Broker { service, fault: f } => rabbitmq::inject(topology, service, *f).await,
+        FaultAction::Network { service, fault: f } => network::inject(service, f, topology).await,
         FaultAction::Config {
             service,
             patch,
@@ -153,6 +158,7 @@ pub async fn heal(fault: &FaultSpec, undo: Undo, cx: &mut FaultCx<'_>) -> Result
         FaultAction::Tokens { service, .. } => tokens::heal(service, cx.topology).await,
         FaultAction::ClockSkew { service, .. } => clock::set(service, 0, cx.topology),
         FaultAction::Broker { service, fault: f } => rabbitmq::heal(cx.topology, service, *f).await,
+        FaultAction::Network { service, .. } => network::heal(service, undo, cx.topology).await,
         FaultAction::Config {
             service, restart, ..
         } => config::heal(service, *restart, undo, cx.topology).await,

@@ -240,6 +240,17 @@ fn read_scenario(
             if let Some(after) = after {
                 probe_refs.push(after);
             }
+            if matches!(fault.action, FaultAction::Network { .. })
+                && !unsupported.contains_key("process")
+            {
+                source.problem(
+                    name_span.clone(),
+                    format!(
+                        "`{}` acts at the IP layer of a service's own host, which only the containers backend gives it; say so with `[unsupported]` `process = \"...\"`",
+                        fault.kind
+                    ),
+                );
+            }
             fault_spans.insert(fault.name.clone(), name_span);
             faults.push(fault);
         }

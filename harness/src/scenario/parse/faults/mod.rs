@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod link;
 mod llm;
+mod network;
 mod port;
 mod process;
 mod rabbitmq;
@@ -17,6 +18,7 @@ mod tokens;
 
 pub use link::{LinkFault, Stream};
 pub use llm::LlmFault;
+pub use network::NetworkFault;
 pub use process::ProcessFault;
 pub use rabbitmq::BrokerFault;
 pub use tokens::TokenFault;
@@ -63,6 +65,7 @@ pub fn fault_kinds() -> impl Iterator<Item = &'static FaultKind> {
         clock::KINDS,
         rabbitmq::KINDS,
         config::KINDS,
+        network::KINDS,
     ]
     .into_iter()
     .flatten()
