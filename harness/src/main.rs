@@ -104,6 +104,10 @@ enum Command {
         /// Only the items that are not set up yet.
         #[arg(long)]
         missing: bool,
+        /// The backend the run will use (`containers` also needs its engine and images)
+        /// [default: $CLAWCHAOS_BACKEND, else process].
+        #[arg(long, value_parser = ["process", "containers"])]
+        backend: Option<String>,
         /// Scenario files or folders.
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
@@ -266,18 +270,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 (false, false) => &[false],
             };
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
-            let backend = match backend {
-                Some(name) => {
-                    clawchaos::backend::backend_named(&name).map_err(anyhow::Error::msg)?
-                }
-                None => clawchaos::backend::default_backend(),
-            };
-            let programs: Vec<clawchaos::backend::Program> = scenarios
-                .iter()
-                .flat_map(|s| s.services.values())
-                .flat_map(clawchaos::services::programs_of)
-                .collect();
-            if let Err(e) = backend.preflight(&programs).await {
+            let backend = chosen_backend(backend)?;
+            if let Err(e) = backend.preflight(&programs_of(&scenarios)).await {
                 tell!("{e}\n\nnothing was started");
                 return Ok(ExitCode::from(2));
             }
@@ -293,7 +287,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             say!("{} scenario(s) valid", scenarios.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Needs { missing, paths } => {
+        Command::Needs {
+            missing,
+            backend,
+            paths,
+        } => {
             let Some(scenarios) = load_all(&paths, None)? else {
                 return Ok(ExitCode::from(2));
             };
@@ -309,6 +307,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                         "note: `{need}` is not something scripts/setup installs: {}",
                         need.install_hint()
                     ),
+                }
+            }
+            // The containers backend's engine, images and mounted programs: what its
+            // preflight finds missing is what `scripts/setup containers` provides.
+            let backend = chosen_backend(backend)?;
+            if backend.name() == "containers" {
+                let ready = backend.preflight(&programs_of(&scenarios)).await;
+                if !missing || ready.is_err() {
+                    items.push("containers");
                 }
             }
             items.sort_unstable();
@@ -557,6 +564,25 @@ fn show_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The backend named on the command line, else the default (`CLAWCHAOS_BACKEND`).
+fn chosen_backend(
+    name: Option<String>,
+) -> anyhow::Result<std::sync::Arc<dyn clawchaos::backend::Backend>> {
+    match name {
+        Some(name) => clawchaos::backend::backend_named(&name).map_err(anyhow::Error::msg),
+        None => Ok(clawchaos::backend::default_backend()),
+    }
+}
+
+/// The programs the scenarios' services run.
+fn programs_of(scenarios: &[clawchaos::scenario::Scenario]) -> Vec<clawchaos::backend::Program> {
+    scenarios
+        .iter()
+        .flat_map(|s| s.services.values())
+        .flat_map(clawchaos::services::programs_of)
+        .collect()
 }
 
 async fn run(

@@ -86,22 +86,24 @@ pub fn folder_of(scenario: &Scenario) -> String {
 }
 
 /// The scenarios besides the selftests that CI also runs on the containers backend: one per
-/// folder of a link the containers backend runs today (the LLM link, the gateway, the
-/// dashboard), each a CI-tier scenario (a test keeps them so).
-pub const CONTAINERS_TIER_LINKS: [&str; 3] = [
+/// folder of a link (the LLM link, the gateway, the dashboard, the Kafka and the AMQP links),
+/// each a CI-tier scenario (a test keeps them so).
+pub const CONTAINERS_TIER_LINKS: [&str; 5] = [
     "llm/broken-answers",
     "gateway/permission-denied",
     "dashboard/control-ui-served",
+    "kafka/forced-close",
+    "messaging/issuer-clock-behind",
 ];
 
 /// Whether CI also runs a scenario on the containers backend (the containers tier), beside its
 /// run on the process backend. The rule: every selftest scenario (a process service, the mock
-/// LLM and each link fault of the proxy, in seconds), and one CI-tier scenario per link the
-/// containers backend runs ([`CONTAINERS_TIER_LINKS`]); never one that declares it cannot run
-/// there. It grows with the backend: the brokers' links next, and every fault kind only
-/// containers have.
+/// LLM and each link fault of the proxy, in seconds), one CI-tier scenario per link
+/// ([`CONTAINERS_TIER_LINKS`]), and every CI-tier scenario only the containers backend can run
+/// (its faults at the IP layer); never one that declares it cannot run there.
 pub fn in_containers_tier(scenario: &Scenario) -> bool {
-    (is_selftest(scenario) || CONTAINERS_TIER_LINKS.contains(&scenario.name.as_str()))
+    let only_there = scenario.tier == Tier::Ci && scenario.unsupported.contains_key("process");
+    (is_selftest(scenario) || only_there || CONTAINERS_TIER_LINKS.contains(&scenario.name.as_str()))
         && !scenario.unsupported.contains_key("containers")
 }
 

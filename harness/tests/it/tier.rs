@@ -17,7 +17,7 @@ fn shipped() -> Vec<Scenario> {
 }
 
 #[test]
-fn the_containers_tier_has_one_ci_scenario_per_link_besides_every_selftest() {
+fn the_containers_tier_has_one_ci_scenario_per_link_and_every_containers_only_one() {
     let all = shipped();
     let tier: Vec<&Scenario> = all.iter().filter(|s| in_containers_tier(s)).collect();
     for name in CONTAINERS_TIER_LINKS {
@@ -27,8 +27,13 @@ fn the_containers_tier_has_one_ci_scenario_per_link_besides_every_selftest() {
             .unwrap_or_else(|| panic!("{name}: not a shipped scenario that runs on containers"));
         assert_eq!(scenario.tier, Tier::Ci, "{name} is not in the CI tier");
     }
+    let only_there: Vec<&&Scenario> = tier
+        .iter()
+        .filter(|s| s.unsupported.contains_key("process"))
+        .collect();
     let mut folders: Vec<String> = tier
         .iter()
+        .filter(|s| !s.unsupported.contains_key("process"))
         .map(|s| folder_of(s))
         .filter(|f| f != "selftest")
         .collect();
@@ -39,8 +44,29 @@ fn the_containers_tier_has_one_ci_scenario_per_link_besides_every_selftest() {
         count,
         "two scenarios of one folder: {folders:?}"
     );
+    // Every fault kind that exists only on containers is in the tier.
+    let kinds = |scenarios: &[&Scenario]| -> std::collections::BTreeSet<String> {
+        scenarios
+            .iter()
+            .filter(|s| s.unsupported.contains_key("process"))
+            .flat_map(|s| s.faults.iter().map(|f| f.kind.clone()))
+            .collect()
+    };
+    let everywhere: Vec<&Scenario> = all.iter().collect();
+    assert_eq!(
+        kinds(&tier),
+        kinds(&everywhere),
+        "a containers-only fault kind is left out"
+    );
+    assert!(
+        !only_there.is_empty(),
+        "no containers-only scenario in the tier"
+    );
     let selftests = all.iter().filter(|s| folder_of(s) == "selftest").count();
-    assert_eq!(tier.len(), selftests + CONTAINERS_TIER_LINKS.len());
+    assert_eq!(
+        tier.len(),
+        selftests + CONTAINERS_TIER_LINKS.len() + only_there.len()
+    );
 }
 
 #[test]
