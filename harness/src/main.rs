@@ -179,6 +179,27 @@ enum ReportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Prints two reports of one suite side by side as a Markdown table: each scenario's
+    /// verdict (and its control run's), time-to-detect and time-to-recover on each side.
+    Compare {
+        /// The left side: LABEL=REPORT (a report.json, or a folder of them), e.g.
+        /// process=target/clawchaos.
+        left: String,
+        /// The right side, as the left, e.g. containers=reports/containers.
+        right: String,
+    },
+}
+
+/// `LABEL=REPORT` of `report compare`: the label and the runs of the report(s) found there.
+fn compare_side(arg: &str) -> anyhow::Result<(String, Vec<clawchaos::runner::ScenarioOutcome>)> {
+    let (label, path) = arg
+        .split_once('=')
+        .filter(|(label, path)| !label.is_empty() && !path.is_empty())
+        .with_context(|| {
+            format!("`{arg}`: expected LABEL=REPORT, e.g. process=target/clawchaos")
+        })?;
+    let reports = report::merge::find_reports(&[PathBuf::from(path)], None)?;
+    Ok((label.to_string(), report::merge::merge(&reports)?))
 }
 
 use clawchaos::backend::reaper::Leftovers;
@@ -337,6 +358,22 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 outcomes.len()
             );
             write_and_summarise(&outcomes, &dir)
+        }
+        Command::Report {
+            action: ReportCommand::Compare { left, right },
+        } => {
+            let (left_label, left) = compare_side(&left)?;
+            let (right_label, right) = compare_side(&right)?;
+            let side = |label, outcomes| report::compare::Side { label, outcomes };
+            say!(
+                "{}",
+                report::compare::side_by_side(
+                    &side(&left_label, &left),
+                    &side(&right_label, &right)
+                )
+                .trim_end()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::List { paths, tier } => {
             let Some(mut scenarios) = load_all(&paths, None)? else {

@@ -1,5 +1,6 @@
 //! Reports of a set of runs: a summary table for people, JSON and JUnit XML for machines.
 
+pub mod compare;
 mod json;
 mod junit;
 pub mod merge;
@@ -59,6 +60,23 @@ pub fn why_failed(outcomes: &[ScenarioOutcome]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A time of each of a run's faults (its time-to-detect, say): the time alone for one fault,
+/// `name time` for each of several, `-` for none.
+pub(crate) fn fault_times(
+    o: &ScenarioOutcome,
+    pick: fn(&crate::runner::FaultOutcome) -> Option<std::time::Duration>,
+) -> String {
+    match o.faults.as_slice() {
+        [] => "-".to_string(),
+        [one] => fmt_ms(pick(one)),
+        many => many
+            .iter()
+            .map(|f| format!("{} {}", f.name, fmt_ms(pick(f))))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// A measured time in milliseconds, or "-" when there is none.

@@ -1,6 +1,6 @@
 //! The summary table printed at the end of a run.
 
-use super::{display_name, fmt_ms};
+use super::{display_name, fault_times};
 use crate::runner::ScenarioOutcome;
 
 /// One line per scenario run: result, time-to-detect and time-to-recover per fault.
@@ -15,20 +15,6 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
     let rows: Vec<[String; 5]> = outcomes
         .iter()
         .map(|o| {
-            let per_fault =
-                |pick: fn(&crate::runner::FaultOutcome) -> Option<std::time::Duration>| {
-                    if o.faults.len() == 1 {
-                        fmt_ms(pick(&o.faults[0]))
-                    } else if o.faults.is_empty() {
-                        "-".to_string()
-                    } else {
-                        o.faults
-                            .iter()
-                            .map(|f| format!("{} {}", f.name, fmt_ms(pick(f))))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                };
             if let Some(reason) = &o.skipped {
                 return [
                     display_name(o),
@@ -42,8 +28,8 @@ pub fn summary_table(outcomes: &[ScenarioOutcome]) -> String {
                 ("-".to_string(), "-".to_string())
             } else {
                 (
-                    per_fault(|f| f.time_to_detect),
-                    per_fault(|f| f.time_to_recover),
+                    fault_times(o, |f| f.time_to_detect),
+                    fault_times(o, |f| f.time_to_recover),
                 )
             };
             [display_name(o), o.label().to_string(), ttd, ttr, took(o)]
