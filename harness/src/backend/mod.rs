@@ -622,4 +622,46 @@ impl StartContext {
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
+
+    /// How `service` is launched: `command` with `env` on top of the harness's, in `dir` (its
+    /// folder), as the harness's user.
+    pub fn launch(
+        &self,
+        service: &str,
+        command: Vec<String>,
+        env: Vec<(String, String)>,
+        dir: PathBuf,
+    ) -> Launch {
+        Launch {
+            service: service.to_string(),
+            command,
+            env,
+            run_id: self.run_id.clone(),
+            dir,
+            user: None,
+        }
+    }
+
+    /// A plan that runs one of our programs, as the host installed it, with `args` after its
+    /// command, listening on `port`, in the service's folder `dir`.
+    pub fn our_program(
+        &self,
+        service: &str,
+        program: Program,
+        args: impl IntoIterator<Item = String>,
+        port: u16,
+        dir: PathBuf,
+    ) -> Result<Plan, BackendError> {
+        let installed = self
+            .host
+            .program(program)
+            .map_err(|e| BackendError::setup(service, e))?;
+        let mut command = installed.command;
+        command.extend(args);
+        let launch = self.launch(service, command, installed.env, dir);
+        Ok(Plan {
+            image: installed.image,
+            ..Plan::new(Run::Process { launch, port })
+        })
+    }
 }

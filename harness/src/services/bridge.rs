@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Plan, Program, Ready, Recipe, Run, StartContext};
 use crate::scenario::{BridgeSpec, BrokerKind, Target};
 use crate::services::rabbitmq::{ADMIN_PASSWORD, ADMIN_USER};
 
@@ -167,18 +167,12 @@ fn prepare(
             .map(|(k, v)| (k.to_string(), v)),
         );
     }
-    let launch = Launch {
-        service: service.to_string(),
-        command: bridge_program
-            .command
-            .into_iter()
-            .chain(["--config".to_string(), config_file.display().to_string()])
-            .collect(),
-        env,
-        run_id: context.run_id.clone(),
-        dir,
-        user: None,
-    };
+    let command = bridge_program
+        .command
+        .into_iter()
+        .chain(["--config".to_string(), config_file.display().to_string()])
+        .collect();
+    let launch = context.launch(service, command, env, dir);
     Ok(Plan {
         config_file: Some(PathBuf::from(CONFIG_FILE)),
         clock_file: bridge.clock_skew.then(|| PathBuf::from(CLOCK_FILE)),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use clawchaos_mock_llm::{MockLlm, MockLlmConfig};
 
 use crate::backend::in_process::{InProcessServer, serve};
-use crate::backend::{BackendError, Launch, Plan, Program, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Plan, Program, Ready, Recipe, Run, StartContext};
 
 /// The mock LLM's program (built by `cargo build -p clawchaos-mock-llm`).
 pub const BINARY: &str = "clawchaos-mock-llm";
@@ -70,33 +70,24 @@ impl Recipe for MockLlmRecipe<'_> {
 impl MockLlmRecipe<'_> {
     /// The mock LLM as its program (`clawchaos-mock-llm --host IP --port N --model M --reply R`).
     fn program(&self, name: &str, context: &StartContext) -> Result<Plan, BackendError> {
-        let installed = context
-            .host
-            .program(Program::MockLlm)
-            .map_err(|e| BackendError::setup(name, e))?;
         let port = context.port_for(name)?;
-        let mut command = installed.command;
-        command.extend([
+        let mut args = vec![
             "--host".to_string(),
             context.host.listen_ip().to_string(),
             "--port".to_string(),
             port.to_string(),
             "--reply".to_string(),
             self.reply.to_string(),
-        ]);
+        ];
         for model in self.models {
-            command.extend(["--model".to_string(), model.clone()]);
+            args.extend(["--model".to_string(), model.clone()]);
         }
-        let launch = Launch {
-            service: name.to_string(),
-            command,
-            env: installed.env,
-            run_id: context.run_id.clone(),
-            dir: context.service_dir(name)?,
-            user: None,
-        };
-        let mut plan = Plan::new(Run::Process { launch, port });
-        plan.image = installed.image;
-        Ok(plan)
+        context.our_program(
+            name,
+            Program::MockLlm,
+            args,
+            port,
+            context.service_dir(name)?,
+        )
     }
 }

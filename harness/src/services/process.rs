@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::backend::{BackendError, Launch, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Plan, Ready, Recipe, Run, StartContext};
 
 /// A `process` service.
 pub struct ProcessRecipe<'a> {
@@ -26,14 +26,12 @@ impl Recipe for ProcessRecipe<'_> {
         let port = context.port_for(name)?;
         let host = context.host.listen_ip();
         let fill = |text: &str| substitute(text, host, port, &context.run_dir, &dir);
-        let launch = Launch {
-            service: name.to_string(),
-            command: self.command.iter().map(|s| fill(s)).collect(),
-            env: self.env.iter().map(|(k, v)| (k.clone(), fill(v))).collect(),
-            run_id: context.run_id.clone(),
-            dir: dir.clone(),
-            user: None,
-        };
+        let launch = context.launch(
+            name,
+            self.command.iter().map(|s| fill(s)).collect(),
+            self.env.iter().map(|(k, v)| (k.clone(), fill(v))).collect(),
+            dir.clone(),
+        );
         Ok(Plan::new(Run::Process { launch, port }))
     }
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::{
-    BackendError, BoxFuture, CliCommand, Installed, Launch, Plan, Program, Ready, Recipe, Run,
-    Service, StartContext,
+    BackendError, BoxFuture, CliCommand, Installed, Plan, Program, Ready, Recipe, Run, Service,
+    StartContext,
 };
 use crate::services::shell_command;
 
@@ -166,14 +166,8 @@ fn prepare(
         "epmd -port {epmd_port} -address 127.0.0.1 &\nexec {}",
         shell_command(&server.command)
     );
-    let launch = Launch {
-        service: service.to_string(),
-        command: vec!["sh".to_string(), "-c".to_string(), script],
-        env: env.clone(),
-        run_id: context.run_id.clone(),
-        dir,
-        user: None,
-    };
+    let command = vec!["sh".to_string(), "-c".to_string(), script];
+    let launch = context.launch(service, command, env.clone(), dir);
     Ok(Plan {
         cli: server.tool.map(|command| CliCommand { command, env }),
         version: server.version,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::backend::{BackendError, Launch, Placement, Plan, Ready, Recipe, Run, StartContext};
+use crate::backend::{BackendError, Placement, Plan, Ready, Recipe, Run, StartContext};
 use crate::scenario::Family;
 
 /// A squatter on `port` of one family's loopback address.
@@ -42,14 +42,8 @@ impl Recipe for SquatterRecipe {
         );
         let dir = context.run_dir.join(format!("squatter-{port}"));
         std::fs::create_dir_all(&dir)?;
-        let launch = Launch {
-            service: name.to_string(),
-            command: vec!["python3".to_string(), "-c".to_string(), script],
-            env: Vec::new(),
-            run_id: context.run_id.clone(),
-            dir,
-            user: None,
-        };
+        let command = vec!["python3".to_string(), "-c".to_string(), script];
+        let launch = context.launch(name, command, Vec::new(), dir);
         Ok(Plan {
             placement: Placement::With(self.beside.clone()),
             ..Plan::new(Run::Process { launch, port })

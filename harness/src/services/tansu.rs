@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::ports::binary_from_env;
 use crate::backend::{
-    BackendError, BoxFuture, Launch, Plan, Program, Ready, Recipe, Run, Service, StartContext,
+    BackendError, BoxFuture, Plan, Program, Ready, Recipe, Run, Service, StartContext,
 };
 use crate::services::shell_command;
 
@@ -192,17 +192,13 @@ fn prepare(
         "exec {}\n",
         broker(advertised.unwrap_or(own), scram)
     ));
-    let launch = Launch {
-        service: service.to_string(),
-        command: vec!["sh".to_string(), "-c".to_string(), script],
-        env: vec![(
-            "RUST_LOG".to_string(),
-            "warn,tansu_broker::coordinator::group=info".to_string(),
-        )],
-        run_id: context.run_id.clone(),
-        dir,
-        user: None,
-    };
+    let command = vec!["sh".to_string(), "-c".to_string(), script];
+    // The group coordinator at info: its expiries explain a stranded consumer.
+    let env = vec![(
+        "RUST_LOG".to_string(),
+        "warn,tansu_broker::coordinator::group=info".to_string(),
+    )];
+    let launch = context.launch(service, command, env, dir);
     Ok(Plan {
         version,
         image,

@@ -13,7 +13,7 @@ use clawchaos_token_service::{SigningAlg, TokenService, TokenServiceConfig};
 
 use crate::backend::in_process::{InProcessServer, serve};
 use crate::backend::{
-    BackendError, BoxFuture, Launch, Plan, Program, Ready, Recipe, Run, Service, StartContext,
+    BackendError, BoxFuture, Plan, Program, Ready, Recipe, Run, Service, StartContext,
 };
 
 /// The token service's program (built by `cargo build -p clawchaos-token-service`).
@@ -105,15 +105,10 @@ impl TokenServiceRecipe<'_> {
         alg: SigningAlg,
         context: &StartContext,
     ) -> Result<Plan, BackendError> {
-        let installed = context
-            .host
-            .program(Program::TokenService)
-            .map_err(|e| BackendError::setup(name, e))?;
         let port = context.port_for(name)?;
         let control = SocketAddr::new(context.host.listen_ip(), context.free_port()?);
         let dir = context.service_dir(name)?;
-        let mut command = installed.command;
-        command.extend([
+        let args = [
             format!(
                 "--listen={}",
                 SocketAddr::new(context.host.listen_ip(), port)
@@ -124,19 +119,12 @@ impl TokenServiceRecipe<'_> {
             format!("--clock-offset={}s", self.clock_offset_secs),
             format!("--key-out={}", dir.display()),
             "--own-network-namespace".to_string(),
-        ]);
-        let launch = Launch {
-            service: name.to_string(),
-            command,
-            env: installed.env,
-            run_id: context.run_id.clone(),
-            dir,
-            user: None,
-        };
-        let mut plan = Plan::new(Run::Process { launch, port });
-        plan.image = installed.image;
-        plan.control = Some(control);
-        Ok(plan)
+        ];
+        let plan = context.our_program(name, Program::TokenService, args, port, dir)?;
+        Ok(Plan {
+            control: Some(control),
+            ..plan
+        })
     }
 }
 

@@ -169,12 +169,8 @@ fn prepare(
         command.extend(["--port".to_string(), port.to_string()]);
     }
     let launch = Launch {
-        service: service.to_string(),
-        command,
-        env,
-        run_id: context.run_id.clone(),
-        dir,
         user,
+        ..context.launch(service, command, env, dir)
     };
     Ok(Plan {
         cli,

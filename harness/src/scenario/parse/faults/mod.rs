@@ -131,6 +131,36 @@ pub(super) fn read_fault(
     ))
 }
 
+/// The service a fault of `kind` acts on, which must be of one of `kinds` (comma-separated, as
+/// the docs say them); `having` says what those kinds share, for the error.
+fn fault_service_among(
+    t: &Table<'_, '_, '_>,
+    kind: &str,
+    kinds: &str,
+    having: &str,
+    refs: &Refs<'_>,
+) -> Option<String> {
+    let service = t.req_string("service", "the service the fault acts on")?;
+    if !require_service(t.source(), &service, refs.services) {
+        return None;
+    }
+    let fits = refs
+        .services
+        .get(&service.value)
+        .is_some_and(|s| kinds.split(", ").any(|k| k == s.kind.name()));
+    if !fits {
+        t.source().problem(
+            service.span.clone(),
+            format!(
+                "`{kind}` needs a service {having} ({kinds}); \"{}\" is not one",
+                service.value
+            ),
+        );
+        return None;
+    }
+    Some(service.value)
+}
+
 /// The service a fault of `kind` acts on, which must be of `service_kind`.
 fn fault_service(
     t: &Table<'_, '_, '_>,

@@ -117,23 +117,5 @@ pub(super) const KINDS: &[FaultKind] = &[
 
 /// The service a network fault acts on: one that has a host of its own.
 fn pod_service(t: &Table<'_, '_, '_>, kind: &str, refs: &Refs<'_>) -> Option<String> {
-    let service = t.req_string("service", "the service whose host the fault acts on")?;
-    if !require_service(t.source(), &service, refs.services) {
-        return None;
-    }
-    let in_pod = refs
-        .services
-        .get(&service.value)
-        .is_some_and(|s| POD_KINDS.split(", ").any(|kind| kind == s.kind.name()));
-    if !in_pod {
-        t.source().problem(
-            service.span.clone(),
-            format!(
-                "`{kind}` needs a service with a host of its own ({POD_KINDS}); \"{}\" is not one",
-                service.value
-            ),
-        );
-        return None;
-    }
-    Some(service.value)
+    fault_service_among(t, kind, POD_KINDS, "with a host of its own", refs)
 }

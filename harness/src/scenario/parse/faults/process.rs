@@ -53,26 +53,6 @@ fn read_process(
     refs: &Refs<'_>,
     fault: ProcessFault,
 ) -> Option<FaultAction> {
-    let service = t.req_string("service", "the service the fault acts on")?;
-    if !require_service(t.source(), &service, refs.services) {
-        return None;
-    }
-    let runs_as_process = refs
-        .services
-        .get(&service.value)
-        .is_some_and(|s| PROCESS_KINDS.split(", ").any(|kind| kind == s.kind.name()));
-    if !runs_as_process {
-        t.source().problem(
-            service.span.clone(),
-            format!(
-                "`{kind}` needs a service that runs as a process ({PROCESS_KINDS}); \"{}\" is not one",
-                service.value
-            ),
-        );
-        return None;
-    }
-    Some(FaultAction::Process {
-        service: service.value,
-        fault,
-    })
+    let service = fault_service_among(t, kind, PROCESS_KINDS, "that runs as a process", refs)?;
+    Some(FaultAction::Process { service, fault })
 }
