@@ -18,8 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{
-    Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, Host, LogBuffer, Loopback,
-    Recipe, Run, RunBase, RunDir, RunScope, Service, Signal, StartContext,
+    Backend, BackendError, BoxFuture, ExitInfo, Facts, Handle, Host, Loopback, Recipe, Run,
+    RunBase, RunDir, RunScope, Service, Signal, StartContext,
 };
 
 /// What happened to a fake service.
@@ -154,10 +154,8 @@ impl RunScope for FakeRun {
                         .await
                         .map_err(|e| BackendError::setup(name, e))?;
                     Inner::Fake {
-                        addr,
+                        facts: Box::new(Facts::new(name, addr)),
                         listener: Some(listener),
-                        exit: ExitWatch::default(),
-                        logs: LogBuffer::new(),
                     }
                 }
             };
@@ -213,10 +211,8 @@ enum Inner {
     Real(Box<dyn Service>),
     /// A stand-in for a process.
     Fake {
-        addr: SocketAddr,
+        facts: Box<Facts>,
         listener: Option<Listener>,
-        exit: ExitWatch,
-        logs: LogBuffer,
     },
 }
 
@@ -236,28 +232,10 @@ impl FakeService {
 }
 
 impl Service for FakeService {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn addr(&self) -> SocketAddr {
+    fn facts(&self) -> &Facts {
         match &self.inner {
-            Inner::Real(service) => service.addr(),
-            Inner::Fake { addr, .. } => *addr,
-        }
-    }
-
-    fn control_addr(&self) -> Option<SocketAddr> {
-        match &self.inner {
-            Inner::Real(service) => service.control_addr(),
-            Inner::Fake { .. } => None,
-        }
-    }
-
-    fn logs(&self) -> LogBuffer {
-        match &self.inner {
-            Inner::Real(service) => service.logs(),
-            Inner::Fake { logs, .. } => logs.clone(),
+            Inner::Real(service) => service.facts(),
+            Inner::Fake { facts, .. } => facts,
         }
     }
 
@@ -268,19 +246,13 @@ impl Service for FakeService {
         }
     }
 
-    fn exit_watch(&self) -> ExitWatch {
-        match &self.inner {
-            Inner::Real(service) => service.exit_watch(),
-            Inner::Fake { exit, .. } => exit.clone(),
-        }
-    }
-
     fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
         self.record(Action::Signalled(signal));
         Box::pin(async move {
             match &self.inner {
                 Inner::Real(service) => service.signal(signal).await,
-                Inner::Fake { listener, exit, .. } => {
+                Inner::Fake { listener, facts } => {
+                    let exit = &facts.exit;
                     let Some(listener) = listener else {
                         return Ok(());
                     };
@@ -315,19 +287,14 @@ impl Service for FakeService {
         Box::pin(async move {
             match &mut self.inner {
                 Inner::Real(service) => service.restart().await,
-                Inner::Fake {
-                    addr,
-                    listener,
-                    exit,
-                    ..
-                } => {
+                Inner::Fake { facts, listener } => {
                     // Closed first, so the port is free to listen on again.
                     listener.take();
-                    let opened = Listener::open(*addr)
+                    let opened = Listener::open(facts.addr)
                         .await
                         .map_err(|e| BackendError::setup(&self.name, e))?;
                     *listener = Some(opened);
-                    if let Ok(mut slot) = exit.lock() {
+                    if let Ok(mut slot) = facts.exit.lock() {
                         *slot = None;
                     }
                     self.stopped = false;

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use super::{BackendError, BoxFuture, ExitWatch, Handle, LogBuffer, Service, Signal};
+use super::{BackendError, BoxFuture, Facts, Handle, Service, Signal};
 
 /// A server the harness runs in-process.
 pub trait InProcessServer: Send + Sync + 'static {
@@ -21,29 +21,24 @@ pub trait InProcessServer: Send + Sync + 'static {
 
 /// An in-process server as a [`Service`]: no pid, no signals, no restart.
 struct InProcess<S: InProcessServer> {
-    name: String,
+    facts: Facts,
     server: Option<S>,
-    addr: SocketAddr,
-    control: Option<SocketAddr>,
-    logs: LogBuffer,
-    exit: ExitWatch,
 }
 
 impl<S: InProcessServer> InProcess<S> {
     fn new(name: &str, server: S) -> Self {
         Self {
-            name: name.to_string(),
-            addr: server.addr(),
-            control: server.control_addr(),
+            facts: Facts {
+                control: server.control_addr(),
+                ..Facts::new(name, server.addr())
+            },
             server: Some(server),
-            logs: LogBuffer::new(),
-            exit: ExitWatch::default(),
         }
     }
 
     fn unsupported(&self, operation: &'static str) -> BackendError {
         BackendError::Unsupported {
-            service: self.name.clone(),
+            service: self.facts.name.clone(),
             operation,
         }
     }
@@ -55,28 +50,12 @@ pub fn serve<S: InProcessServer>(name: &str, server: S) -> Box<dyn Service> {
 }
 
 impl<S: InProcessServer> Service for InProcess<S> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn control_addr(&self) -> Option<SocketAddr> {
-        self.control
-    }
-
-    fn logs(&self) -> LogBuffer {
-        self.logs.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn handle(&self) -> Handle {
         Handle::InProcess
-    }
-
-    fn exit_watch(&self) -> ExitWatch {
-        self.exit.clone()
     }
 
     fn signal(&self, _signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {

@@ -211,59 +211,132 @@ impl Handle {
     }
 }
 
+/// What a started service is to the runner, whatever runs it: its name and addresses, its
+/// output and exit, its folder, and what its plan said of it. Every backend's service keeps
+/// one, and [`Service`]'s accessors read it.
+#[derive(Clone)]
+pub struct Facts {
+    /// Its name in the scenario.
+    pub name: String,
+    /// Where clients reach it.
+    pub addr: SocketAddr,
+    /// Where its control API listens, when that is not `addr`.
+    pub control: Option<SocketAddr>,
+    /// Its captured output.
+    pub logs: LogBuffer,
+    /// How it ended, once it has (replaced by a restart).
+    pub exit: ExitWatch,
+    /// Its folder in the run folder, on this machine; none for a server inside the harness.
+    pub dir: Option<PathBuf>,
+    /// Its command-line tool, run against it.
+    pub tool: Option<std::sync::Arc<dyn Tool>>,
+    /// The version of the software it runs.
+    pub version: Option<String>,
+    /// The config file it reads at run time, relative to its folder.
+    pub config_file: Option<PathBuf>,
+    /// Its libfaketime offset file, relative to its folder.
+    pub clock_file: Option<PathBuf>,
+}
+
+impl Facts {
+    /// Service `name` at `addr`: fresh output and exit, nothing else known yet.
+    pub fn new(name: &str, addr: SocketAddr) -> Self {
+        Self {
+            name: name.to_string(),
+            addr,
+            control: None,
+            logs: LogBuffer::new(),
+            exit: ExitWatch::default(),
+            dir: None,
+            tool: None,
+            version: None,
+            config_file: None,
+            clock_file: None,
+        }
+    }
+
+    /// Its folder, for reading and replacing files there.
+    fn folder(&self) -> Result<ServiceFolder<'_>, BackendError> {
+        match &self.dir {
+            Some(dir) => Ok(ServiceFolder {
+                service: &self.name,
+                dir,
+            }),
+            None => Err(BackendError::Unsupported {
+                service: self.name.clone(),
+                operation: "files",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for Facts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Facts")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("control", &self.control)
+            .field("dir", &self.dir)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A running service.
 pub trait Service: Send + Sync {
+    /// What the runner knows of it; the accessors below read it.
+    fn facts(&self) -> &Facts;
     /// Its name in the scenario.
-    fn name(&self) -> &str;
+    fn name(&self) -> &str {
+        &self.facts().name
+    }
     /// Where clients reach it.
-    fn addr(&self) -> SocketAddr;
+    fn addr(&self) -> SocketAddr {
+        self.facts().addr
+    }
     /// Where its control API listens, when that is not `addr` (the token service's).
     fn control_addr(&self) -> Option<SocketAddr> {
-        None
+        self.facts().control
     }
     /// Its captured output.
-    fn logs(&self) -> LogBuffer;
+    fn logs(&self) -> LogBuffer {
+        self.facts().logs.clone()
+    }
     /// What it is on the machine that runs it (a process and its pid, or a server inside
     /// the harness).
     fn handle(&self) -> Handle;
     /// A shared view of how it ended, once it has (replaced by a restart).
-    fn exit_watch(&self) -> ExitWatch;
+    fn exit_watch(&self) -> ExitWatch {
+        self.facts().exit.clone()
+    }
     /// How it ended, once it has.
     fn exit(&self) -> Option<ExitInfo> {
         self.exit_watch().lock().ok().and_then(|e| *e)
     }
     /// Its command-line tool, run against it, if it has one.
     fn tool(&self) -> Option<std::sync::Arc<dyn Tool>> {
-        None
+        self.facts().tool.clone()
     }
     /// The version of the software it runs, when the backend knows it.
     fn version(&self) -> Option<String> {
-        None
+        self.facts().version.clone()
     }
     /// The config file it reads at run time (and reloads on change), relative to its folder,
     /// if it has one.
     fn config_file(&self) -> Option<PathBuf> {
-        None
+        self.facts().config_file.clone()
     }
     /// Its libfaketime offset file, relative to its folder, if it runs under libfaketime.
     fn clock_file(&self) -> Option<PathBuf> {
-        None
+        self.facts().clock_file.clone()
     }
     /// Reads a file of its folder (`rel` is relative to it).
     fn read_file(&self, rel: &std::path::Path) -> Result<Vec<u8>, BackendError> {
-        let _ = rel;
-        Err(BackendError::Unsupported {
-            service: self.name().to_string(),
-            operation: "files",
-        })
+        self.facts().folder()?.read(rel)
     }
     /// Replaces a file of its folder at once (a watcher never reads half a file).
     fn write_file(&self, rel: &std::path::Path, content: &[u8]) -> Result<(), BackendError> {
-        let _ = (rel, content);
-        Err(BackendError::Unsupported {
-            service: self.name().to_string(),
-            operation: "files",
-        })
+        self.facts().folder()?.replace(rel, content)
     }
     /// Puts `fault` in place at the IP layer of the service's own host (only a backend that
     /// gives it one has such faults).

@@ -5,7 +5,7 @@
 //! reason (success, failure, panic, Ctrl-C).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,8 +20,8 @@ use super::reaper::Leftovers;
 use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
-    Backend, BackendError, BoxFuture, CliCommand, ExitInfo, ExitWatch, Handle, Launch, LogBuffer,
-    Loopback, Recipe, Run, RunBase, RunScope, Service, ServiceFolder, Signal, StartContext,
+    Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, Facts, Handle, Launch, LogBuffer,
+    Loopback, Recipe, Run, RunBase, RunScope, Service, Signal, StartContext,
 };
 
 /// How long a graceful stop waits after SIGTERM before SIGKILL.
@@ -81,11 +81,15 @@ impl RunScope for ProcessRun {
                 Run::InProcess(start) => start().await,
                 Run::Process { launch, port } => {
                     let addr = SocketAddr::new(self.host().listen_ip(), port);
-                    let mut service = ProcessService::spawn(launch, addr, plan.cli)?;
-                    service.config_file = plan.config_file;
-                    service.clock_file = plan.clock_file;
-                    service.version = plan.version;
-                    service.control = plan.control;
+                    let facts = Facts {
+                        control: plan.control,
+                        tool: plan.cli.map(|c| Arc::new(LocalTool(c)) as Arc<dyn Tool>),
+                        version: plan.version,
+                        config_file: plan.config_file,
+                        clock_file: plan.clock_file,
+                        ..Facts::new(name, addr)
+                    };
+                    let service = ProcessService::spawn(launch, facts)?;
                     Ok(Box::new(service) as Box<dyn Service>)
                 }
             }
@@ -96,52 +100,26 @@ impl RunScope for ProcessRun {
 /// A service running as a local process group.
 pub struct ProcessService {
     launch: Launch,
-    tool: Option<Arc<dyn Tool>>,
-    config_file: Option<PathBuf>,
-    clock_file: Option<PathBuf>,
-    version: Option<String>,
-    addr: SocketAddr,
-    /// Where the harness's own clients reach it, when not at `addr`.
-    control: Option<SocketAddr>,
-    logs: LogBuffer,
+    facts: Facts,
     pid: u32,
-    exit: ExitWatch,
     stopped: bool,
 }
 
 impl ProcessService {
-    fn spawn(
-        launch: Launch,
-        addr: SocketAddr,
-        cli: Option<CliCommand>,
-    ) -> Result<Self, BackendError> {
-        let logs = LogBuffer::new();
-        let exit = ExitWatch::default();
-        let pid = spawn_group(&launch, &logs, &exit)?;
+    /// Spawns `launch`; `facts` (its output and exit are this start's) get its folder.
+    fn spawn(launch: Launch, mut facts: Facts) -> Result<Self, BackendError> {
+        let pid = spawn_group(&launch, &facts.logs, &facts.exit)?;
+        facts.dir = Some(launch.dir.clone());
         Ok(Self {
             launch,
-            tool: cli.map(|c| Arc::new(LocalTool(c)) as Arc<dyn Tool>),
-            config_file: None,
-            clock_file: None,
-            version: None,
-            addr,
-            control: None,
-            logs,
+            facts,
             pid,
-            exit,
             stopped: false,
         })
     }
 
-    fn folder(&self) -> ServiceFolder<'_> {
-        ServiceFolder {
-            service: &self.launch.service,
-            dir: &self.launch.dir,
-        }
-    }
-
     fn exited(&self) -> bool {
-        self.exit.lock().map(|e| e.is_some()).unwrap_or(true)
+        self.facts.exit.lock().map(|e| e.is_some()).unwrap_or(true)
     }
 
     fn kill_group(&self, sig: signal::Signal) -> nix::Result<()> {
@@ -240,52 +218,12 @@ async fn capture(stream: impl AsyncRead + Unpin, logs: LogBuffer, file: PathBuf)
 }
 
 impl Service for ProcessService {
-    fn name(&self) -> &str {
-        &self.launch.service
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn control_addr(&self) -> Option<SocketAddr> {
-        self.control
-    }
-
-    fn logs(&self) -> LogBuffer {
-        self.logs.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn handle(&self) -> Handle {
         Handle::Process { pid: self.pid }
-    }
-
-    fn exit_watch(&self) -> ExitWatch {
-        self.exit.clone()
-    }
-
-    fn tool(&self) -> Option<Arc<dyn Tool>> {
-        self.tool.clone()
-    }
-
-    fn config_file(&self) -> Option<PathBuf> {
-        self.config_file.clone()
-    }
-
-    fn clock_file(&self) -> Option<PathBuf> {
-        self.clock_file.clone()
-    }
-
-    fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {
-        self.folder().read(rel)
-    }
-
-    fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
-        self.folder().replace(rel, content)
-    }
-
-    fn version(&self) -> Option<String> {
-        self.version.clone()
     }
 
     fn signal(&self, sig: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
@@ -305,7 +243,7 @@ impl Service for ProcessService {
     fn restart(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
             self.stop().await;
-            self.pid = spawn_group(&self.launch, &self.logs, &self.exit)?;
+            self.pid = spawn_group(&self.launch, &self.facts.logs, &self.facts.exit)?;
             self.stopped = false;
             Ok(())
         })

@@ -220,14 +220,16 @@ impl RunScope for ContainersRun {
                 port,
             };
             let mut service = ContainerService::start(&self.docker, &self.run_id, member).await?;
-            service.config_file = plan.config_file;
-            service.clock_file = plan.clock_file;
-            service.version = plan.version;
-            service.control = plan.control.map(|c| SocketAddr::new(pod.ip, c.port()));
-            service.tool = plan.cli.map(|command| {
+            let container = service.id().to_string();
+            let facts = &mut service.facts;
+            facts.config_file = plan.config_file;
+            facts.clock_file = plan.clock_file;
+            facts.version = plan.version;
+            facts.control = plan.control.map(|c| SocketAddr::new(pod.ip, c.port()));
+            facts.tool = plan.cli.map(|command| {
                 Arc::new(ExecTool {
                     docker: self.docker.clone(),
-                    container: service.id().to_string(),
+                    container,
                     command,
                     user: launch.user.map(|(uid, gid)| format!("{uid}:{gid}")),
                 }) as Arc<dyn Tool>

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,10 +25,8 @@ use futures_util::StreamExt as _;
 
 use super::super::logs::OutputSink;
 use super::super::rundir::RUN_ID_ENV;
-use super::super::tool::Tool;
 use super::super::{
-    BackendError, BoxFuture, ExitInfo, ExitWatch, Handle, IpFault, Launch, LogBuffer, Service,
-    ServiceFolder, Signal,
+    BackendError, BoxFuture, ExitInfo, ExitWatch, Facts, Handle, IpFault, Launch, Service, Signal,
 };
 use super::engine::{self, LABEL_ROLE, LABEL_SERVICE};
 use super::ipfault::{self, PodNet};
@@ -180,23 +178,18 @@ pub struct Member<'a> {
 
 /// A service running as a container in its pod.
 pub struct ContainerService {
-    name: String,
+    /// What the runner knows of it (its folder is mounted at its own path: the host's file
+    /// is the container's).
+    pub(super) facts: Facts,
     docker: Docker,
     /// For attach and wait, which stay open as long as the container runs.
     streams: Docker,
     id: String,
+    /// Its folder, where its output is written too.
     dir: PathBuf,
-    addr: SocketAddr,
     /// Its pod, where faults at the IP layer are set.
     pod: PodNet,
-    pub(super) control: Option<SocketAddr>,
-    pub(super) config_file: Option<PathBuf>,
-    pub(super) clock_file: Option<PathBuf>,
-    pub(super) version: Option<String>,
-    pub(super) tool: Option<Arc<dyn Tool>>,
     pid: u32,
-    logs: LogBuffer,
-    exit: ExitWatch,
     /// Which start the exit watch belongs to: a wait of an earlier start never records.
     generation: Arc<AtomicU64>,
     stopped: bool,
@@ -234,31 +227,26 @@ impl ContainerService {
         let name = format!("clawchaos-{run_id}-{}", launch.service);
         let id = create(docker, &name, body).await?;
         let mut service = Self {
-            name: launch.service.clone(),
+            facts: Facts {
+                dir: Some(launch.dir.clone()),
+                ..Facts::new(&launch.service, SocketAddr::new(member.pod.ip, member.port))
+            },
             docker: docker.clone(),
             streams: docker.clone().with_timeout(STREAM_TIMEOUT),
             id,
             dir: launch.dir.clone(),
-            addr: SocketAddr::new(member.pod.ip, member.port),
             pod: PodNet {
                 id: member.pod.id.clone(),
                 ip: member.pod.ip,
                 network: member.pod.network.clone(),
             },
-            control: None,
-            config_file: None,
-            clock_file: None,
-            version: None,
-            tool: None,
             pid: 0,
-            logs: LogBuffer::new(),
-            exit: ExitWatch::default(),
             generation: Arc::new(AtomicU64::new(0)),
             stopped: false,
         };
         // Dropping `service` on an error removes the container.
         service.boot().await?;
-        tracing::info!(service = %service.name, container = %name, addr = %service.addr, command = %launch.command.join(" "), "started container");
+        tracing::info!(service = %service.facts.name, container = %name, addr = %service.facts.addr, command = %launch.command.join(" "), "started container");
         Ok(service)
     }
 
@@ -276,11 +264,11 @@ impl ContainerService {
             .await
             .map_err(|e| self.control_error(&e))?
             .output;
-        let sink = OutputSink::open(self.logs.clone(), &self.dir.join("output.log")).await;
+        let sink = OutputSink::open(self.facts.logs.clone(), &self.dir.join("output.log")).await;
         tokio::spawn(pump(output, sink));
 
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Ok(mut slot) = self.exit.lock() {
+        if let Ok(mut slot) = self.facts.exit.lock() {
             *slot = None;
         }
         self.docker
@@ -290,8 +278,8 @@ impl ContainerService {
         tokio::spawn(watch_exit(
             self.streams.clone(),
             self.id.clone(),
-            self.name.clone(),
-            self.exit.clone(),
+            self.facts.name.clone(),
+            self.facts.exit.clone(),
             Arc::clone(&self.generation),
             generation,
         ));
@@ -312,21 +300,13 @@ impl ContainerService {
 
     fn control_error(&self, e: &bollard::errors::Error) -> BackendError {
         BackendError::Control {
-            service: self.name.clone(),
+            service: self.facts.name.clone(),
             message: e.to_string(),
         }
     }
 
-    fn folder(&self) -> ServiceFolder<'_> {
-        // Mounted at its own path: the host's file is the container's.
-        ServiceFolder {
-            service: &self.name,
-            dir: &self.dir,
-        }
-    }
-
     fn exited(&self) -> bool {
-        self.exit.lock().map(|e| e.is_some()).unwrap_or(true)
+        self.facts.exit.lock().map(|e| e.is_some()).unwrap_or(true)
     }
 
     /// Its container's id.
@@ -418,60 +398,30 @@ fn exit_info(code: Option<i64>) -> ExitInfo {
 }
 
 impl Service for ContainerService {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn control_addr(&self) -> Option<SocketAddr> {
-        self.control
-    }
-
-    fn logs(&self) -> LogBuffer {
-        self.logs.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn handle(&self) -> Handle {
         Handle::Container { pid: self.pid }
     }
 
-    fn exit_watch(&self) -> ExitWatch {
-        self.exit.clone()
-    }
-
-    fn tool(&self) -> Option<Arc<dyn Tool>> {
-        self.tool.clone()
-    }
-
-    fn version(&self) -> Option<String> {
-        self.version.clone()
-    }
-
-    fn config_file(&self) -> Option<PathBuf> {
-        self.config_file.clone()
-    }
-
-    fn clock_file(&self) -> Option<PathBuf> {
-        self.clock_file.clone()
-    }
-
-    fn read_file(&self, rel: &Path) -> Result<Vec<u8>, BackendError> {
-        self.folder().read(rel)
-    }
-
-    fn write_file(&self, rel: &Path, content: &[u8]) -> Result<(), BackendError> {
-        self.folder().replace(rel, content)
-    }
-
     fn ip_fault(&self, fault: IpFault) -> BoxFuture<'_, Result<(), BackendError>> {
-        Box::pin(ipfault::inject(&self.docker, &self.name, &self.pod, fault))
+        Box::pin(ipfault::inject(
+            &self.docker,
+            &self.facts.name,
+            &self.pod,
+            fault,
+        ))
     }
 
     fn heal_ip_fault(&self, fault: IpFault) -> BoxFuture<'_, Result<(), BackendError>> {
-        Box::pin(ipfault::heal(&self.docker, &self.name, &self.pod, fault))
+        Box::pin(ipfault::heal(
+            &self.docker,
+            &self.facts.name,
+            &self.pod,
+            fault,
+        ))
     }
 
     fn signal(&self, signal: Signal) -> BoxFuture<'_, Result<(), BackendError>> {
@@ -517,7 +467,7 @@ impl Service for ContainerService {
                 ..Default::default()
             };
             if let Err(e) = self.docker.stop_container(&self.id, Some(options)).await {
-                tracing::debug!(service = %self.name, error = %e, "stop");
+                tracing::debug!(service = %self.facts.name, error = %e, "stop");
             }
             let deadline = Instant::now() + Duration::from_secs(2);
             while !self.exited() && Instant::now() < deadline {
