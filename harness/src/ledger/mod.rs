@@ -255,6 +255,25 @@ impl Ledger {
         })
     }
 
+    /// The ids of up to `most` published tasks still without a result, oldest first: what a
+    /// reader of a lost-task failure looks for in the services' logs.
+    pub fn outstanding_ids(&self, most: usize) -> Vec<String> {
+        self.with(|b| {
+            let mut waiting: Vec<(&Instant, &String)> = b
+                .tasks
+                .iter()
+                .filter(|(_, e)| e.result.is_none())
+                .map(|(id, e)| (&e.published, id))
+                .collect();
+            waiting.sort();
+            waiting
+                .into_iter()
+                .take(most)
+                .map(|(_, id)| id.clone())
+                .collect()
+        })
+    }
+
     /// Time since the latest result, if any arrived.
     pub fn since_last_result(&self) -> Option<Duration> {
         self.with(|b| b.last_result.map(|t| t.elapsed()))
@@ -398,6 +417,20 @@ mod tests {
             (1, 1, 0, 0)
         );
         assert_eq!(ledger.next_task("ping").id, "t-000002");
+    }
+
+    #[test]
+    fn the_tasks_without_a_result_are_named_oldest_first() {
+        let ledger = Ledger::new(Duration::from_secs(10));
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let t = ledger.next_task("ping");
+            ledger.published(&t);
+            ids.push(t.id);
+        }
+        ledger.result(&result(&ids[1], "done"));
+        assert_eq!(ledger.outstanding_ids(2), [ids[0].clone(), ids[2].clone()]);
+        assert_eq!(ledger.outstanding_ids(10).len(), 3);
     }
 
     #[test]

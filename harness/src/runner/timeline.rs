@@ -15,6 +15,8 @@ use crate::probe::{Observation, ms};
 use crate::scenario::{ExpectKind, Expectation, FaultSpec, ProbeKind, Scenario};
 
 const TICK: Duration = Duration::from_millis(10);
+/// How many lost tasks a ledger failure names.
+const LOST_IDS_SHOWN: usize = 5;
 
 /// Why a timeline stopped before its end.
 #[derive(Debug, thiserror::Error)]
@@ -265,8 +267,10 @@ impl<'s> Timeline<'s> {
         let counts = ledger.counts();
         let settled = from.elapsed();
         let last_error = ledger.last_error();
+        let lost = ledger.outstanding_ids(LOST_IDS_SHOWN);
         self.ledger_outcomes =
-            verdict::ledger_outcomes(&counts, spec.settle, settled, last_error.as_deref()).into();
+            verdict::ledger_outcomes(&counts, &lost, spec.settle, settled, last_error.as_deref())
+                .into();
         self.ledger_counts = Some(counts);
     }
 

@@ -118,10 +118,12 @@ pub(super) fn decide_invariant(
 }
 
 /// The ledger's two invariants once publishing stopped and the tasks had `settle` to complete
-/// (they took `settled`): nothing lost, nothing done twice. `last_error` is the ledger's last
-/// broker error, named in the details so a failure explains itself.
+/// (they took `settled`): nothing lost, nothing done twice. `lost` names (some of) the tasks
+/// still without a result and `last_error` is the ledger's last broker error, both in the
+/// details so a failure explains itself.
 pub(super) fn ledger_outcomes(
     counts: &Counts,
+    lost: &[String],
     settle: Duration,
     settled: Duration,
     last_error: Option<&str>,
@@ -144,10 +146,17 @@ pub(super) fn ledger_outcomes(
     let lost_detail = if counts.published == 0 {
         format!("no task was ever published{broker_trouble}")
     } else if counts.outstanding > 0 {
+        let more = counts.outstanding.saturating_sub(lost.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         format!(
-            "{} task(s) still without a result {}ms after publishing stopped: {detail}{broker_trouble}",
+            "{} task(s) still without a result {}ms after publishing stopped ({}{more}): {detail}{broker_trouble}",
             counts.outstanding,
-            settle.as_millis()
+            settle.as_millis(),
+            lost.join(", ")
         )
     } else {
         detail.clone()
@@ -409,7 +418,7 @@ mod tests {
                 counts(10, 8, 2, 0, 0),
                 Verdict::Failed,
                 Verdict::Passed,
-                "2 task(s) still without a result 30000ms after publishing stopped",
+                "2 task(s) still without a result 30000ms after publishing stopped (t-000009, t-000010)",
             ),
             (
                 "one done twice",
@@ -427,7 +436,11 @@ mod tests {
             ),
         ];
         for (case, counts, lost, doubled, detail) in cases {
-            let [l, d] = ledger_outcomes(&counts, 30 * S, 2 * S, Some("refused"));
+            let waiting: Vec<String> = (counts.published - counts.outstanding + 1
+                ..=counts.published)
+                .map(|n| format!("t-{n:06}"))
+                .collect();
+            let [l, d] = ledger_outcomes(&counts, &waiting, 30 * S, 2 * S, Some("refused"));
             assert_eq!((l.verdict, d.verdict), (lost, doubled), "{case}");
             assert!(l.detail.contains(detail), "{case}: {}", l.detail);
         }
