@@ -34,7 +34,7 @@ use crate::backend::Backend;
 use crate::observer::{Observer, RunEvent, RunName};
 use crate::scenario::{ExpectKind, Scenario};
 use timeline::Timeline;
-use topology::Topology;
+use topology::{StartMode, Topology};
 
 /// How to run a scenario.
 #[derive(Debug, Clone, Default)]
@@ -136,7 +136,10 @@ impl Runner {
         let start = Topology::start(
             scenario,
             self.backend.as_ref(),
-            !options.control,
+            StartMode {
+                faults_on: !options.control,
+                keep_run_dir: options.keep_run_dir,
+            },
             |mut event| {
                 if let RunEvent::ServiceReady {
                     service,
@@ -176,9 +179,6 @@ impl Runner {
                 return outcome;
             }
         };
-        if options.keep_run_dir {
-            topology.keep_run_dir();
-        }
 
         let mut timeline = Timeline::new(scenario, options.control, &mut topology, started);
         let timeline_started = Instant::now();

@@ -79,16 +79,29 @@ pub struct Topology {
     scope: Box<dyn RunScope>,
 }
 
+/// How a topology starts.
+#[derive(Debug, Clone, Copy)]
+pub struct StartMode {
+    /// The scenario's faults are prepared (false: a control run).
+    pub faults_on: bool,
+    /// The run folder stays after the run (`--keep`), a failed set-up's too.
+    pub keep_run_dir: bool,
+}
+
 impl Topology {
     /// Starts services and links in dependency order: a link once its service is up, a
     /// gateway once the link to its provider exists. Each service is ready before the next.
     pub async fn start(
         scenario: &Scenario,
         backend: &dyn Backend,
-        faults_on: bool,
+        mode: StartMode,
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<Self, TopologyError> {
-        let scope = backend.open_run().await?;
+        let mut scope = backend.open_run().await?;
+        // Kept from the start: the logs of a set-up that fails are the ones most wanted.
+        if mode.keep_run_dir {
+            scope.keep();
+        }
         on_event(RunEvent::RunFolder {
             path: scope.run_dir().path().to_path_buf(),
         });
@@ -112,7 +125,7 @@ impl Topology {
             scope,
         };
         topology.plan_advertised_links(scenario)?;
-        if faults_on {
+        if mode.faults_on {
             topology.prepare_faults(scenario).await?;
         }
         let mut pending_services: Vec<&ServiceSpec> = scenario.services.values().collect();
@@ -327,11 +340,6 @@ impl Topology {
     /// The run folder.
     pub fn run_dir(&self) -> &RunDir {
         self.scope.run_dir()
-    }
-
-    /// Keeps the run folder after the run (`--keep`).
-    pub fn keep_run_dir(&mut self) {
-        self.scope.keep();
     }
 
     fn waiter<'a>(&'a self, scenario: &'a Scenario) -> Waiter<'a> {
