@@ -330,9 +330,10 @@ pub(crate) fn detached_scenario() -> String {
     )
 }
 
-#[test]
-fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
-    let scratch = Scratch::new("clawchaos-sigint");
+/// Runs the detached scenario until its fault, sends `signal` to the harness and checks, the
+/// moment it has exited, that no process and no folder of the run is left; its exit code.
+fn interrupted_by(signal: nix::sys::signal::Signal, prefix: &str) -> Option<i32> {
+    let scratch = Scratch::new(prefix);
     let tmp = scratch.0.clone();
     let file = tmp.join("detached.toml");
     std::fs::write(&file, detached_scenario()).expect("scenario file");
@@ -346,15 +347,10 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
         processes_with_run_id(&run_id)
     );
 
-    kill(
-        Pid::from_raw(harness.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("SIGINT the harness");
+    kill(Pid::from_raw(harness.id() as i32), signal).expect("signal the harness");
     // Drain the rest of its output so it never blocks on a full pipe.
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = harness.wait().expect("reap the harness");
-    assert_eq!(status.code(), Some(130), "exit status; output: {rest:?}");
     // At once, not eventually: when it says everything was stopped, it was.
     let left: Vec<u32> = processes_with_run_id(&run_id)
         .into_iter()
@@ -362,8 +358,22 @@ fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
         .collect();
     assert!(
         left.is_empty(),
-        "processes of the run outlived it: {left:?}"
+        "processes of the run outlived it: {left:?}; output: {rest:?}"
     );
+    assert!(!folder.exists(), "run folder {} remains", folder.display());
+    status.code()
+}
+
+#[test]
+fn after_ctrl_c_nothing_of_the_run_is_left_when_the_harness_exits() {
+    let code = interrupted_by(nix::sys::signal::Signal::SIGINT, "clawchaos-sigint");
+    assert_eq!(code, Some(130));
+}
+
+#[test]
+fn after_sigterm_nothing_of_the_run_is_left_when_the_harness_exits() {
+    let code = interrupted_by(nix::sys::signal::Signal::SIGTERM, "clawchaos-sigterm");
+    assert_ne!(code, Some(0));
 }
 
 pub(crate) fn zombie(pid: u32) -> bool {
