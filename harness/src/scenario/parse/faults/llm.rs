@@ -101,26 +101,10 @@ fn read_llm(
     refs: &Refs<'_>,
     read: fn(&Table<'_, '_, '_>) -> Option<LlmFault>,
 ) -> Option<FaultAction> {
-    let service = t.req_string("service", "the service the fault acts on")?;
-    if !require_service(t.source(), &service, refs.services) {
-        return None;
-    }
-    if !matches!(
-        refs.services.get(&service.value).map(|s| &s.kind),
-        Some(ServiceKind::MockLlm { .. })
-    ) {
-        t.source().problem(
-            service.span.clone(),
-            format!(
-                "`{kind}` needs a mock_llm service; \"{}\" is not one",
-                service.value
-            ),
-        );
-        return None;
-    }
+    let service = fault_service(t, kind, "mock_llm", refs)?;
     let fault = read(t)?;
     Some(FaultAction::Llm {
-        service: service.value,
+        service,
         model: t.string("model").map(|s| s.value),
         times: t.integer("times", 1..=1_000_000).map(|n| n as u32),
         fault,

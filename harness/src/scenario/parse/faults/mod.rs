@@ -149,12 +149,14 @@ fn fault_service_among(
         .get(&service.value)
         .is_some_and(|s| kinds.split(", ").any(|k| k == s.kind.name()));
     if !fits {
+        let needs = if having.is_empty() {
+            format!("a {kinds} service")
+        } else {
+            format!("a service {having} ({kinds})")
+        };
         t.source().problem(
             service.span.clone(),
-            format!(
-                "`{kind}` needs a service {having} ({kinds}); \"{}\" is not one",
-                service.value
-            ),
+            format!("`{kind}` needs {needs}; \"{}\" is not one", service.value),
         );
         return None;
     }
@@ -168,23 +170,7 @@ fn fault_service(
     service_kind: &str,
     refs: &Refs<'_>,
 ) -> Option<String> {
-    let source = t.source();
-    let service = t.req_string("service", "the service the fault acts on")?;
-    if !require_service(source, &service, refs.services) {
-        return None;
-    }
-    let actual = refs.services.get(&service.value).map(|s| s.kind.name());
-    if actual != Some(service_kind) {
-        source.problem(
-            service.span.clone(),
-            format!(
-                "`{kind}` needs a {service_kind} service; \"{}\" is not one",
-                service.value
-            ),
-        );
-        return None;
-    }
-    Some(service.value)
+    fault_service_among(t, kind, service_kind, "", refs)
 }
 
 #[cfg(test)]
