@@ -32,7 +32,7 @@ pub use outcome::{
 
 use crate::backend::Backend;
 use crate::observer::{Observer, RunEvent, RunName};
-use crate::scenario::{ExpectKind, Scenario};
+use crate::scenario::{ExpectKind, KnownDefect, Scenario};
 use timeline::Timeline;
 use topology::{StartMode, Topology};
 
@@ -180,7 +180,8 @@ impl Runner {
             }
         };
 
-        let mut timeline = Timeline::new(scenario, options.control, &mut topology, started);
+        let defect = expected_defect(scenario, &outcome.services);
+        let mut timeline = Timeline::new(scenario, defect, options.control, &mut topology, started);
         let timeline_started = Instant::now();
         let result =
             tokio::time::timeout_at(deadline.into(), timeline.run(&mut topology, observer)).await;
@@ -216,22 +217,17 @@ impl Runner {
             .expectations
             .iter()
             .filter(|e| e.verdict == Verdict::Failed)
-            .map(|e| {
-                scenario
-                    .known_defect
-                    .as_ref()
-                    .is_some_and(|d| d.probes.contains(&e.probe))
-            })
+            .map(|e| defect.is_some_and(|d| d.probes.contains(&e.probe)))
             .collect();
         let (passed, reproduced) = verdict::decide_run(
             options.control,
             outcome.error.is_some(),
             outcome.control_defects.len(),
             &failed,
-            scenario.known_defect.is_some(),
+            defect.is_some(),
         );
         outcome.passed = passed;
-        if let (Some(defect), Some(reproduced)) = (&scenario.known_defect, reproduced) {
+        if let (Some(defect), Some(reproduced)) = (defect, reproduced) {
             outcome.known_defect = Some(KnownDefectSeen {
                 summary: defect.summary.clone(),
                 report: defect.report.clone(),
@@ -248,4 +244,95 @@ fn has_detects(scenario: &Scenario) -> bool {
         .expectations
         .iter()
         .any(|e| matches!(e.kind, ExpectKind::Detect { .. }))
+}
+
+/// The known defect a run expects: the scenario's, unless its `versions` leave out the
+/// OpenClaw release this run started (then the scenario is judged as any other).
+fn expected_defect<'a>(
+    scenario: &'a Scenario,
+    services: &[ServiceStart],
+) -> Option<&'a KnownDefect> {
+    let defect = scenario.known_defect.as_ref()?;
+    let openclaw = services
+        .iter()
+        .find(|s| {
+            scenario
+                .services
+                .get(&s.name)
+                .is_some_and(|spec| spec.kind.name() == "openclaw")
+        })
+        .and_then(|s| s.version.as_deref());
+    defect.expected_on(openclaw).then_some(defect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+name = "defect"
+
+[known_defect]
+summary = "no fallback"
+report = "docs/x.md"
+probes = ["up"]
+versions = "<2026.8.0"
+
+[services.llm]
+kind = "mock_llm"
+
+[services.gateway]
+kind = "openclaw"
+provider = { service = "llm" }
+
+[probes.up]
+kind = "http"
+service = "llm"
+path = "/v1/models"
+status = 200
+
+[[faults]]
+name = "down"
+kind = "llm_error"
+service = "llm"
+status = 500
+at = "1s"
+duration = "2s"
+
+[[expect]]
+kind = "detect"
+fault = "down"
+probe = "up"
+within = "3s"
+"#;
+
+    fn started(name: &str, version: Option<&str>) -> ServiceStart {
+        ServiceStart {
+            name: name.into(),
+            pid: None,
+            ready_after: Duration::ZERO,
+            version: version.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_known_defect_is_expected_only_on_the_releases_it_names() {
+        let scenario = crate::scenario::parse_str(std::path::Path::new("d.toml"), SCENARIO)
+            .expect("valid scenario");
+        let on = |version| {
+            expected_defect(
+                &scenario,
+                &[started("llm", None), started("gateway", Some(version))],
+            )
+            .is_some()
+        };
+        assert!(on("OpenClaw 2026.7.1"));
+        assert!(!on("OpenClaw 2026.9.6"), "fixed there: judged as any other");
+        // Another service's version is not OpenClaw's.
+        let rabbit = [
+            started("llm", Some("OpenClaw 2026.9.6")),
+            started("gateway", None),
+        ];
+        assert!(expected_defect(&scenario, &rabbit).is_some());
+    }
 }

@@ -12,7 +12,7 @@ use super::{clock, verdict};
 use crate::observer::{Observer, RunEvent, RunName};
 use crate::probe::poller::{History, Poller};
 use crate::probe::{Observation, ms};
-use crate::scenario::{ExpectKind, Expectation, FaultSpec, ProbeKind, Scenario};
+use crate::scenario::{ExpectKind, Expectation, FaultSpec, KnownDefect, ProbeKind, Scenario};
 
 const TICK: Duration = Duration::from_millis(10);
 /// How many lost tasks a ledger failure names.
@@ -47,6 +47,9 @@ struct ExpectState<'s> {
 /// The state of a run's timeline; it survives a timeout so partial results can be reported.
 pub(super) struct Timeline<'s> {
     scenario: &'s Scenario,
+    /// The known defect this run expects (the scenario's, if its OpenClaw is among the
+    /// releases it names).
+    defect: Option<&'s KnownDefect>,
     control: bool,
     run_started: Instant,
     pollers: BTreeMap<String, Poller>,
@@ -63,6 +66,7 @@ pub(super) struct Timeline<'s> {
 impl<'s> Timeline<'s> {
     pub(super) fn new(
         scenario: &'s Scenario,
+        defect: Option<&'s KnownDefect>,
         control: bool,
         topology: &mut Topology,
         run_started: Instant,
@@ -83,6 +87,7 @@ impl<'s> Timeline<'s> {
             .collect();
         Self {
             scenario,
+            defect,
             control,
             run_started,
             pollers,
@@ -500,9 +505,7 @@ impl<'s> Timeline<'s> {
                         detect: matches!(e.spec.kind, ExpectKind::Detect { .. }),
                         passed: verdict == Verdict::Passed,
                         known_defect: self
-                            .scenario
-                            .known_defect
-                            .as_ref()
+                            .defect
                             .is_some_and(|d| d.probes.contains(&e.spec.probe)),
                         detail,
                     },

@@ -8,6 +8,7 @@ mod diag;
 mod files;
 mod parse;
 mod reader;
+pub mod version;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -71,6 +72,24 @@ pub struct KnownDefect {
     pub report: String,
     /// The probes whose expectations fail while the defect lasts.
     pub probes: Vec<String>,
+    /// The OpenClaw releases it is expected on (`versions = "<2026.8.0"`); on others the
+    /// scenario is judged as any other. None: every release.
+    pub versions: Option<version::VersionRange>,
+}
+
+impl KnownDefect {
+    /// Whether the defect is expected of a run whose OpenClaw reported `version_line` (its
+    /// `--version`, "OpenClaw 2026.9.6"): always without `versions`, and when the version is
+    /// not known (the defect's expectations are then judged as the file says).
+    pub fn expected_on(&self, version_line: Option<&str>) -> bool {
+        let (Some(range), Some(version)) = (
+            &self.versions,
+            version_line.and_then(version::Version::find_in),
+        ) else {
+            return true;
+        };
+        range.contains(&version)
+    }
 }
 
 /// Which of the two test tiers a scenario belongs to (`tier = "ci"` in its file).

@@ -691,3 +691,44 @@ duration = "2s"
         "{messages:?}"
     );
 }
+
+/// `VALID` with a known defect on its `fast` probe, `versions` and `services` as given.
+fn with_known_defect(versions: &str, services: &str) -> String {
+    VALID.replace(
+        "[services.llm]",
+        &format!(
+            "[known_defect]\nsummary = \"slow\"\nreport = \"docs/x.md\"\nprobes = [\"fast\"]\nversions = \"{versions}\"\n\n{services}[services.llm]"
+        ),
+    )
+}
+
+#[test]
+fn a_known_defect_s_versions_are_a_range_of_openclaw_releases() {
+    let gateway = "[services.gateway]\nkind = \"openclaw\"\nprovider = { service = \"llm\" }\n\n";
+    let s = parse_str(
+        Path::new("ok.toml"),
+        &with_known_defect(">=2026.3.13, <2026.8.0", gateway),
+    )
+    .expect("valid");
+    let defect = s.known_defect.expect("a known defect");
+    assert!(defect.expected_on(Some("OpenClaw 2026.7.1")));
+    assert!(!defect.expected_on(Some("OpenClaw 2026.9.6")));
+    assert!(
+        defect.expected_on(None),
+        "an unknown release is judged as the file says"
+    );
+
+    let text = with_known_defect("<2026.8", gateway);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("versions"))
+        .expect("line")
+        + 1;
+    one_problem(&text, line, 12, "expected e.g. \"<2026.8.0\"");
+    one_problem(
+        &with_known_defect("<2026.8.0", ""),
+        line,
+        12,
+        "this scenario has no openclaw service",
+    );
+}

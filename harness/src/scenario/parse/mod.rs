@@ -83,10 +83,7 @@ fn read_scenario(
         _ => Tier::Release,
     };
     let settings = read_settings(&top);
-    let mut probe_refs_early = Vec::new();
-    let known_defect = read_known_defect(&top, &mut probe_refs_early);
     let unsupported = read_unsupported(&top);
-    let defect_probes = probe_refs_early.clone();
 
     let mut services = BTreeMap::new();
     for (name, value) in top.entries("services") {
@@ -95,6 +92,9 @@ fn read_scenario(
             services.insert(name.value.clone(), spec);
         }
     }
+    let mut probe_refs_early = Vec::new();
+    let known_defect = read_known_defect(&top, &services, &mut probe_refs_early);
+    let defect_probes = probe_refs_early.clone();
 
     let mut links = BTreeMap::new();
     for (name, value) in top.entries("links") {
@@ -541,9 +541,10 @@ fn check_can_fail(
 /// added to `probe_refs`, to be checked once the probes are read.
 fn read_known_defect(
     top: &Table<'_, '_, '_>,
+    services: &BTreeMap<String, ServiceSpec>,
     probe_refs: &mut Vec<Spanned<String>>,
 ) -> Option<KnownDefect> {
-    let t = top.table("known_defect", &["summary", "report", "probes"])?;
+    let t = top.table("known_defect", &["summary", "report", "probes", "versions"])?;
     let summary = t.req_string("summary", "one line: what the component does wrong");
     let report = t.req_string(
         "report",
@@ -556,12 +557,31 @@ fn read_known_defect(
             "the probes whose expectations fail while the defect lasts, e.g. [\"fallback_served\"]",
         );
     }
+    let versions = match t.string("versions") {
+        // The releases of the scenario's OpenClaw: without one there is no version to judge.
+        Some(text) if !services.values().any(|s| s.kind.name() == "openclaw") => {
+            t.source().problem(
+                text.span.clone(),
+                "`versions` are OpenClaw releases, and this scenario has no openclaw service",
+            );
+            return None;
+        }
+        Some(text) => match crate::scenario::version::VersionRange::parse(&text.value) {
+            Ok(range) => Some(range),
+            Err(e) => {
+                t.source().problem(text.span.clone(), e);
+                return None;
+            }
+        },
+        None => None,
+    };
     let probes = probes?;
     probe_refs.extend(probes.iter().cloned());
     Some(KnownDefect {
         summary: summary?.value,
         report: report?.value,
         probes: probes.into_iter().map(|p| p.value).collect(),
+        versions,
     })
 }
 
