@@ -10,6 +10,9 @@ use crate::backend::{Ready, Service};
 use crate::probe::ProbeContext;
 use crate::scenario::Scenario;
 
+/// How much of an unhealthy answer a readiness failure quotes.
+const BODY_SHOWN: usize = 300;
+
 /// What readiness checks need of the run.
 pub(super) struct Waiter<'a> {
     /// The scenario (a `Ready::Probe` names one of its probes).
@@ -91,7 +94,12 @@ impl Waiter<'_> {
                 return Err(TopologyError::NotReady {
                     service: name.to_string(),
                     within,
-                    reason: format!("{what}: {last}"),
+                    // What it said last explains most waits that ran out (a link it reports
+                    // down, a retry loop).
+                    reason: format!(
+                        "{what}: {last}; last output: {}",
+                        service.logs().tail(8).join(" | ")
+                    ),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -142,7 +150,15 @@ impl Waiter<'_> {
             || async move {
                 match client.get(url).send().await {
                     Ok(r) if r.status().as_u16() == 200 => Ok(()),
-                    Ok(r) => Err(format!("status {}", r.status().as_u16())),
+                    // The body of a health endpoint says what is wrong (the bridge names its
+                    // links and their last errors).
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let body = r.text().await.unwrap_or_default();
+                        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let body: String = body.chars().take(BODY_SHOWN).collect();
+                        Err(format!("status {status}: {body}"))
+                    }
                     Err(e) => Err(e.to_string()),
                 }
             },
