@@ -190,17 +190,10 @@ pub fn wanted_version(origin: &str, version: String) -> Result<String, VersionEr
     }
 }
 
-/// The first `YYYY.M.D`-like version in `text` ("OpenClaw 2026.9.6 (eb377ac)").
+/// The first `YYYY.M.D` version in `text` ("OpenClaw 2026.9.6 (eb377ac)"), a pre-release
+/// tag included (`2026.3.0-beta.2`).
 pub fn parse_version(text: &str) -> Option<String> {
-    text.split_whitespace()
-        .find(|word| {
-            let parts: Vec<&str> = word.split('.').collect();
-            parts.len() >= 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        })
-        .map(str::to_string)
+    crate::scenario::version::Version::find_in(text).map(|v| v.to_string())
 }
 
 /// The cache folder `scripts/provision-openclaw` installs into by default.
@@ -234,6 +227,10 @@ mod tests {
         );
         assert_eq!(parse_version("openclaw: command not found"), None);
         assert_eq!(parse_version("v1.2 beta"), None);
+        assert_eq!(
+            parse_version("OpenClaw 2026.3.0-beta.2").as_deref(),
+            Some("2026.3.0-beta.2")
+        );
     }
 
     #[test]
