@@ -42,6 +42,17 @@ pub enum Fault {
     Malformed,
     /// Accept the request and never answer (until the mock shuts down).
     Hang,
+    /// Answer, then keep the answer alive without content and never finish (until the mock
+    /// shuts down): a streaming request gets the role chunk, then an SSE comment
+    /// (`: keepalive`) or, with `empty_deltas`, a chunk whose delta is empty, every `every_ms`;
+    /// a non-streaming one gets the response head, then a space (JSON allows it) as often.
+    Keepalive {
+        /// Milliseconds between two keepalives.
+        every_ms: u64,
+        /// Empty content deltas instead of comments.
+        #[serde(default)]
+        empty_deltas: bool,
+    },
 }
 
 /// [`Fault`] as read from JSON: every kind refuses fields it does not have.
@@ -68,6 +79,11 @@ enum StrictFault {
     DropConnection {},
     Malformed {},
     Hang {},
+    Keepalive {
+        every_ms: u64,
+        #[serde(default)]
+        empty_deltas: bool,
+    },
 }
 
 impl From<StrictFault> for Fault {
@@ -86,6 +102,13 @@ impl From<StrictFault> for Fault {
             StrictFault::DropConnection {} => Fault::DropConnection,
             StrictFault::Malformed {} => Fault::Malformed,
             StrictFault::Hang {} => Fault::Hang,
+            StrictFault::Keepalive {
+                every_ms,
+                empty_deltas,
+            } => Fault::Keepalive {
+                every_ms,
+                empty_deltas,
+            },
         }
     }
 }
@@ -138,6 +161,9 @@ impl Behavior {
             return Err(format!(
                 "fault.status {status} is not an HTTP error status (400..=599)"
             ));
+        }
+        if let Some(Fault::Keepalive { every_ms: 0, .. }) = &self.fault {
+            return Err("fault.every_ms must be at least 1".to_string());
         }
         Ok(())
     }

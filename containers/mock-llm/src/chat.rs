@@ -129,6 +129,30 @@ impl Reply<'_> {
                 self.shared.closing.closed().await;
                 dropped()
             }
+            Fault::Keepalive {
+                every_ms,
+                empty_deltas,
+            } => self.kept_alive(Duration::from_millis(every_ms), empty_deltas),
+        }
+    }
+
+    /// The head (and a streamed answer's role chunk), then keepalives without content for ever.
+    fn kept_alive(self, every: Duration, empty_deltas: bool) -> Response {
+        if self.stream {
+            let bytes = if empty_deltas {
+                self.answer.empty_delta()
+            } else {
+                Bytes::from_static(openai::SSE_KEEPALIVE)
+            };
+            let role = self.answer.sse_events(self.include_usage).role;
+            self.sse(vec![Step::Data(role), Step::Repeat { every, bytes }])
+        } else {
+            let steps = vec![Step::Repeat {
+                every,
+                bytes: Bytes::from_static(b" "),
+            }];
+            let body = script::body(steps, self.shared.closing.clone());
+            self.plain(StatusCode::OK, "application/json", body)
         }
     }
 

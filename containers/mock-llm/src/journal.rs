@@ -28,6 +28,8 @@ pub enum Outcome {
     Malformed,
     /// Never answered.
     Hang,
+    /// Kept the answer alive without content, never finishing.
+    Keepalive,
 }
 
 impl From<&Fault> for Outcome {
@@ -40,6 +42,7 @@ impl From<&Fault> for Outcome {
             Fault::DropConnection => Outcome::DropConnection,
             Fault::Malformed => Outcome::Malformed,
             Fault::Hang => Outcome::Hang,
+            Fault::Keepalive { .. } => Outcome::Keepalive,
         }
     }
 }
@@ -55,6 +58,7 @@ impl fmt::Display for Outcome {
             Outcome::DropConnection => f.write_str("drop_connection"),
             Outcome::Malformed => f.write_str("malformed"),
             Outcome::Hang => f.write_str("hang"),
+            Outcome::Keepalive => f.write_str("keepalive"),
         }
     }
 }
@@ -71,6 +75,7 @@ impl FromStr for Outcome {
             "drop_connection" => Outcome::DropConnection,
             "malformed" => Outcome::Malformed,
             "hang" => Outcome::Hang,
+            "keepalive" => Outcome::Keepalive,
             other => match kit::parse_error_outcome(other) {
                 Some(status) => Outcome::Error(status),
                 None => return Err(format!("unknown outcome `{other}`")),
@@ -204,6 +209,7 @@ mod tests {
             Outcome::DropConnection,
             Outcome::Malformed,
             Outcome::Hang,
+            Outcome::Keepalive,
         ] {
             assert_eq!(o.to_string().parse::<Outcome>(), Ok(o));
         }

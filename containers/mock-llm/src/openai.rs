@@ -330,6 +330,17 @@ impl Answer {
         })
     }
 
+    /// A chunk whose delta has empty content: a keepalive that looks like an answer.
+    pub(crate) fn empty_delta(&self) -> Bytes {
+        self.chunk(
+            Delta {
+                role: None,
+                content: Some(""),
+            },
+            None,
+        )
+    }
+
     /// The SSE events of a streamed answer, in order, without the closing `[DONE]`.
     ///
     /// Role chunk, one chunk per token, the `finish_reason: "stop"` chunk, and the usage
@@ -397,6 +408,9 @@ impl SseEvents {
 
 /// The event that ends a stream.
 pub(crate) const SSE_DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// An SSE comment: keeps a stream alive and carries nothing.
+pub(crate) const SSE_KEEPALIVE: &[u8] = b": keepalive\n\n";
 
 /// A streamed body that breaks: a chunk cut off mid-JSON, and no `[DONE]`.
 pub(crate) fn malformed_sse(model: &str) -> Bytes {

@@ -20,6 +20,13 @@ pub(crate) enum Step {
     Pause(Duration),
     /// Send nothing more, keep the connection open until the mock shuts down.
     Stall,
+    /// Send these bytes every `every`, forever: a stream kept alive until the mock shuts down.
+    Repeat {
+        /// The pause before each sending.
+        every: Duration,
+        /// What is sent.
+        bytes: Bytes,
+    },
 }
 
 /// A body that plays `steps` in order.
@@ -28,17 +35,19 @@ pub(crate) fn body(steps: Vec<Step>, closing: Closing) -> Body {
         steps: std::vec::IntoIter<Step>,
         closing: Closing,
         broken: bool,
+        repeating: Option<(Duration, Bytes)>,
     }
     let play = Play {
         steps: steps.into_iter(),
         closing,
         broken: false,
+        repeating: None,
     };
     let stream = futures_util::stream::unfold(play, |mut play| async move {
         if play.broken {
             return None;
         }
-        loop {
+        while play.repeating.is_none() {
             match play.steps.next()? {
                 Step::Data(bytes) => return Some((Ok(bytes), play)),
                 Step::Pause(pause) => {
@@ -50,11 +59,20 @@ pub(crate) fn body(steps: Vec<Step>, closing: Closing) -> Body {
                         }
                     }
                 }
+                Step::Repeat { every, bytes } => play.repeating = Some((every, bytes)),
                 Step::Stall => {
                     play.closing.closed().await;
                     play.broken = true;
                     return Some((Err(shutting_down()), play));
                 }
+            }
+        }
+        let (every, bytes) = play.repeating.clone()?;
+        tokio::select! {
+            () = tokio::time::sleep(every) => Some((Ok(bytes), play)),
+            () = play.closing.closed() => {
+                play.broken = true;
+                Some((Err(shutting_down()), play))
             }
         }
     });

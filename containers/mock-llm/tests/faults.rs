@@ -225,6 +225,72 @@ async fn stall_on_a_plain_request_sends_half_a_body() -> TestResult {
     Ok(())
 }
 
+/// The raw SSE bytes of a streaming request to `mock`, read for `for_how_long`.
+async fn sse_bytes_for(
+    mock: &clawchaos_mock_llm::MockLlm,
+    for_how_long: Duration,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let mut response = reqwest::Client::new()
+        .post(format!("{}/chat/completions", mock.base_url()))
+        .json(&raw_body("mock-model", true))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let mut seen = Vec::new();
+    let until = Instant::now() + for_how_long;
+    while let Ok(Ok(Some(chunk))) = timeout(
+        until.saturating_duration_since(Instant::now()),
+        response.chunk(),
+    )
+    .await
+    {
+        seen.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[tokio::test]
+async fn keepalive_comments_keep_a_stream_open_without_content_or_an_end() -> TestResult {
+    let mock = default_mock().await;
+    mock.set_behavior(Behavior::fault(Fault::Keepalive {
+        every_ms: 100,
+        empty_deltas: false,
+    }));
+    let text = sse_bytes_for(&mock, Duration::from_millis(750)).await?;
+    assert!(text.starts_with("data: {"), "the role chunk first: {text}");
+    let comments = text.matches(": keepalive\n\n").count();
+    assert!(
+        (3..=8).contains(&comments),
+        "{comments} keepalives in 750 ms: {text}"
+    );
+    assert!(
+        !text.contains("[DONE]") && !text.contains("\"stop\""),
+        "{text}"
+    );
+    assert_eq!(mock.journal()[0].outcome, Outcome::Keepalive);
+    Ok(())
+}
+
+#[tokio::test]
+async fn keepalive_empty_deltas_look_like_an_answer_that_never_says_anything() -> TestResult {
+    let mock = default_mock().await;
+    mock.set_behavior(Behavior::fault(Fault::Keepalive {
+        every_ms: 100,
+        empty_deltas: true,
+    }));
+    let text = sse_bytes_for(&mock, Duration::from_millis(750)).await?;
+    let empty = text.matches("\"delta\":{\"content\":\"\"}").count();
+    assert!(
+        (3..=8).contains(&empty),
+        "{empty} empty deltas in 750 ms: {text}"
+    );
+    assert!(
+        !text.contains(": keepalive") && !text.contains("[DONE]"),
+        "{text}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn slow_tokens_paces_content_chunks() -> TestResult {
     let mock = mock(&["mock-model"], "abcdefgh").await;

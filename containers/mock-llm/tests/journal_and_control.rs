@@ -302,6 +302,13 @@ async fn every_fault_kind_can_be_put_over_http() -> TestResult {
         (r#"{"kind":"drop_connection"}"#, Fault::DropConnection),
         (r#"{"kind":"malformed"}"#, Fault::Malformed),
         (r#"{"kind":"hang"}"#, Fault::Hang),
+        (
+            r#"{"kind":"keepalive","every_ms":500,"empty_deltas":true}"#,
+            Fault::Keepalive {
+                every_ms: 500,
+                empty_deltas: true,
+            },
+        ),
     ] {
         let response = control
             .put_behavior(&format!(

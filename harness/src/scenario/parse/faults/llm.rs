@@ -33,6 +33,13 @@ pub enum LlmFault {
     Malformed,
     /// Accept and never answer.
     Hang,
+    /// Answer, then keep the stream alive without content and never finish.
+    Keepalive {
+        /// Time between two keepalives.
+        every: Duration,
+        /// Empty content deltas instead of SSE comments.
+        empty_deltas: bool,
+    },
 }
 
 /// The keys of an LLM fault's target: the mock, and which of its requests.
@@ -92,6 +99,14 @@ pub(super) const KINDS: &[FaultKind] = &[
     llm!("llm_drop", &[], |_| Some(LlmFault::DropConnection)),
     llm!("llm_malformed", &[], |_| Some(LlmFault::Malformed)),
     llm!("llm_hang", &[], |_| Some(LlmFault::Hang)),
+    llm!("llm_keepalive", &["every", "empty_deltas"], |t| {
+        Some(LlmFault::Keepalive {
+            every: t
+                .positive_duration("every")
+                .map_or(Duration::from_secs(1), |d| d.value),
+            empty_deltas: t.boolean("empty_deltas").unwrap_or(false),
+        })
+    }),
 ];
 
 /// The mock LLM and the requests every LLM fault has, around the behaviour `read` reads.
