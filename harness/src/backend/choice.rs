@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::containers::ContainersBackend;
 use super::process::ProcessBackend;
-use super::{Backend, BackendError, BoxFuture, Program, RunScope};
+use super::{Backend, BackendError, BoxFuture, Pins, Program, RunScope};
 
 /// The environment variable that chooses the backend.
 pub const BACKEND_ENV: &str = "CLAWCHAOS_BACKEND";
@@ -44,7 +44,7 @@ impl Backend for Refused {
         "refused"
     }
 
-    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+    fn open_run(&self, _: Pins) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(std::future::ready(Err(BackendError::Unknown(
             self.0.clone(),
         ))))

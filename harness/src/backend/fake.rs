@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{
-    Backend, BackendError, BoxFuture, ExitInfo, Facts, Handle, Host, Loopback, Recipe, Run,
+    Backend, BackendError, BoxFuture, ExitInfo, Facts, Handle, Host, Loopback, Pins, Recipe, Run,
     RunBase, RunDir, RunScope, Service, Signal, StartContext,
 };
 
@@ -106,14 +106,14 @@ impl Backend for FakeBackend {
         "fake"
     }
 
-    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+    fn open_run(&self, pins: Pins) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(async move {
             // Nothing to sweep: a fake run starts no process.
             let dir = RunDir::create()?;
             let host = self
                 .host
                 .clone()
-                .unwrap_or_else(|| Arc::new(Loopback) as Arc<dyn Host>);
+                .unwrap_or_else(|| Arc::new(Loopback { pins }) as Arc<dyn Host>);
             Ok(Box::new(FakeRun {
                 base: RunBase::new(dir, host),
                 journal: self.journal.clone(),

@@ -105,9 +105,13 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// This machine's loopback: services and links listen on 127.0.0.1 and share its ports.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Loopback;
+/// This machine's loopback: services and links listen on 127.0.0.1 and share its ports; its
+/// programs are this machine's, as the run's pins choose them.
+#[derive(Debug, Clone, Default)]
+pub struct Loopback {
+    /// The releases the run's programs are.
+    pub pins: super::Pins,
+}
 
 impl Host for Loopback {
     fn listen_ip(&self) -> IpAddr {
@@ -127,7 +131,7 @@ impl Host for Loopback {
     }
 
     fn program(&self, program: Program) -> Result<Installed, String> {
-        crate::services::on_this_machine(program)
+        crate::services::on_this_machine(program, &self.pins)
     }
 }
 
@@ -137,7 +141,7 @@ mod tests {
 
     #[test]
     fn loopback_hands_out_ports_of_each_kind_on_127_0_0_1() {
-        let host = Loopback;
+        let host = Loopback::default();
         assert_eq!(host.listen_ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(host.link_ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
         let any = host.port(Want::Any).expect("a port");

@@ -90,6 +90,9 @@ pub enum BackendError {
     /// The container engine refused or could not be reached.
     #[error("container engine: {0}")]
     Engine(String),
+    /// A program a run is pinned to could not be installed.
+    #[error(transparent)]
+    Release(#[from] crate::services::openclaw::releases::ReleaseError),
     /// A running service could not be controlled (signalled, paused, started again).
     #[error("cannot control service {service}: {message}")]
     Control {
@@ -421,6 +424,14 @@ impl ServiceFolder<'_> {
     }
 }
 
+/// What a run fixes beyond its scenario: the OpenClaw release it starts (`clawchaos run
+/// --openclaw`, a scenario's `openclaw = [..]`, bisect); `None`, the one installed here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pins {
+    /// The OpenClaw release every gateway and CLI of the run is.
+    pub openclaw: Option<crate::scenario::version::Version>,
+}
+
 /// Runs scenarios' services: opens a scope per run.
 pub trait Backend: Send + Sync {
     /// Its name (`process`, `containers`), as `--backend` and a scenario's `[unsupported]`
@@ -428,8 +439,8 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// Opens a run: first removes what runs killed before their teardown left behind (found
     /// by the marks this backend puts on everything it starts), then makes the run folder and
-    /// whatever else the backend holds for one run.
-    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
+    /// whatever else the backend holds for one run, its programs as `pins` fix them.
+    fn open_run(&self, pins: Pins) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>>;
     /// Why it cannot run `program` at all (a kind it does not support yet), if it cannot: a
     /// scenario that needs it is reported as skipped, with this reason.
     fn cannot_run(&self, program: Program) -> Option<String> {
@@ -442,6 +453,29 @@ pub trait Backend: Send + Sync {
         let _ = programs;
         Box::pin(std::future::ready(Ok(())))
     }
+    /// Gets what `pins` name ready before a run needs it: the OpenClaw release installed into
+    /// the cache folder (`scripts/provision-openclaw`, its progress on stderr); idempotent, and
+    /// quick once done.
+    fn provision<'a>(&'a self, pins: &'a Pins) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move { install_release(pins).await.map(drop) })
+    }
+}
+
+/// Installs the OpenClaw release `pins` names into the cache folder, if it names one and it is
+/// not there yet; returns it.
+pub async fn install_release(
+    pins: &Pins,
+) -> Result<Option<crate::scenario::version::Version>, BackendError> {
+    let Some(release) = pins.openclaw.clone() else {
+        return Ok(None);
+    };
+    let installing = release.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::services::openclaw::releases::provision(&installing)
+    })
+    .await
+    .map_err(|e| BackendError::Unknown(format!("installing openclaw@{release}: {e}")))??;
+    Ok(Some(release))
 }
 
 /// What every run scope holds: the run folder, the host its services live on, and the run's

@@ -21,7 +21,7 @@ use super::rundir::{RUN_ID_ENV, RunDir, sweep_dead_runs};
 use super::tool::{LocalTool, Tool};
 use super::{
     Backend, BackendError, BoxFuture, ExitInfo, ExitWatch, Facts, Handle, Launch, LogBuffer,
-    Loopback, Recipe, Run, RunBase, RunScope, Service, Signal, StartContext,
+    Loopback, Pins, Recipe, Run, RunBase, RunScope, Service, Signal, StartContext,
 };
 
 /// How long a graceful stop waits after SIGTERM before SIGKILL.
@@ -37,7 +37,7 @@ impl Backend for ProcessBackend {
         "process"
     }
 
-    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+    fn open_run(&self, pins: Pins) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(async move {
             // The processes of a dead run carry its id in their environment; its folder names
             // its owner's pid.
@@ -46,7 +46,7 @@ impl Backend for ProcessBackend {
             sweep_dead_runs(&root);
             let dir = RunDir::create()?;
             Ok(Box::new(ProcessRun {
-                base: RunBase::reaped(dir, Arc::new(Loopback), Leftovers::Processes),
+                base: RunBase::reaped(dir, Arc::new(Loopback { pins }), Leftovers::Processes),
             }) as Box<dyn RunScope>)
         })
     }

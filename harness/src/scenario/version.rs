@@ -33,6 +33,11 @@ impl Version {
         Some(Self { numbers, pre })
     }
 
+    /// Whether it carries a pre-release tag (`2026.7.1-beta.2`, and npm's `2026.7.1-1`).
+    pub fn is_prerelease(&self) -> bool {
+        self.pre.is_some()
+    }
+
     /// The first version in a program's `--version` line ("OpenClaw 2026.9.6 (abc123)").
     pub fn find_in(line: &str) -> Option<Self> {
         line.split(|c: char| c.is_whitespace() || c == '(' || c == ')')

@@ -12,7 +12,7 @@ pub mod squatter;
 pub mod tansu;
 pub mod token_service;
 
-use crate::backend::{Installed, Program, Recipe};
+use crate::backend::{Installed, Pins, Program, Recipe};
 use crate::clients::controls::ControlApi;
 use crate::prereq::need::Prerequisite;
 use crate::scenario::{ServiceKind, ServiceSpec};
@@ -43,10 +43,11 @@ pub enum Queue {
 }
 
 /// Where `program` is on this machine (the process backend's host): the pinned installs
-/// `scripts/setup` makes, Debian's packages, or what the user's environment names instead.
-pub fn on_this_machine(program: Program) -> Result<Installed, String> {
+/// `scripts/setup` makes (OpenClaw: the release `pins` names, provisioned in the cache folder),
+/// Debian's packages, or what the user's environment names instead.
+pub fn on_this_machine(program: Program, pins: &Pins) -> Result<Installed, String> {
     match program {
-        Program::OpenClaw => openclaw::installed_here(),
+        Program::OpenClaw => openclaw::installed_here(pins.openclaw.as_ref()),
         Program::RabbitMq => rabbitmq::installed_here(),
         Program::Tansu => tansu::locate_binary().map(|path| Installed {
             version: Some(format!("Tansu {}", tansu::PINNED_TANSU)),

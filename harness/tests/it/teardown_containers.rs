@@ -176,7 +176,7 @@ fn without_a_reaper_the_next_run_sweeps_what_a_sigkilled_run_left_on_the_engine(
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let next = ContainersBackend
-            .open_run()
+            .open_run(clawchaos::backend::Pins::default())
             .await
             .expect("the next run opens");
         drop(next);

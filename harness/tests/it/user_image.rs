@@ -42,7 +42,7 @@ impl UserImage {
              RUN mv /usr/local/bin/openclaw /usr/local/bin/openclaw-real && \
                  printf '#!/bin/sh\\nif [ \"$1\" = --version ]; then echo \"OpenClaw {version} (users)\"; exit 0; fi\\nexec openclaw-real \"$@\"\\n' \
                  > /usr/local/bin/openclaw && chmod 755 /usr/local/bin/openclaw\n",
-            base = our_openclaw_image()
+            base = our_openclaw_image(None)
         );
         let mut build = Command::new("docker")
             .args(["build", "-q", "-t", &name, "-"])

@@ -14,6 +14,7 @@ use futures_util::StreamExt as _;
 
 use super::super::Installed;
 use super::engine;
+use crate::scenario::version::Version;
 use crate::services::openclaw::install::{
     PINNED_NODE, PINNED_OPENCLAW, default_cache, parse_version, wanted_version,
 };
@@ -38,12 +39,25 @@ fn base_hash() -> String {
 }
 
 /// Our OpenClaw image: `clawchaos/openclaw:<openclaw>-node<node>-<base image's hash>`, as
-/// `scripts/provision-containers` tags it.
-pub fn our_openclaw_image() -> String {
-    format!(
-        "clawchaos/openclaw:{PINNED_OPENCLAW}-node{PINNED_NODE}-{}",
-        base_hash()
-    )
+/// `scripts/provision-containers` tags it; of the pinned release unless `release` names
+/// another (on the Node it was provisioned with).
+pub fn our_openclaw_image(release: Option<&Version>) -> String {
+    let (openclaw, node) = match release {
+        None => (PINNED_OPENCLAW.to_string(), PINNED_NODE.to_string()),
+        Some(release) => (release.to_string(), provisioned_node(release)),
+    };
+    format!("clawchaos/openclaw:{openclaw}-node{node}-{}", base_hash())
+}
+
+/// The Node `release` was provisioned with (the pinned one when it is not provisioned).
+fn provisioned_node(release: &Version) -> String {
+    crate::services::openclaw::releases::provisioned_home(release)
+        .and_then(|home| {
+            let name = home.file_name()?.to_str()?.to_string();
+            let (_, node) = name.rsplit_once("-node-")?;
+            Some(node.to_string())
+        })
+        .unwrap_or_else(|| PINNED_NODE.to_string())
 }
 
 /// RabbitMQ's image: `clawchaos/rabbitmq:<recipe's hash>-<base image's hash>`, as
@@ -56,19 +70,26 @@ pub fn rabbitmq_image() -> String {
     )
 }
 
-/// The OpenClaw image runs use: the user's (`CLAWCHAOS_OPENCLAW_IMAGE`), else ours.
-pub fn openclaw_image() -> (String, bool) {
+/// The OpenClaw image runs use: ours of `release` when one is pinned, else the user's
+/// (`CLAWCHAOS_OPENCLAW_IMAGE`), else ours.
+pub fn openclaw_image(release: Option<&Version>) -> (String, bool) {
     match std::env::var(OPENCLAW_IMAGE_ENV) {
-        Ok(image) if !image.trim().is_empty() => (image.trim().to_string(), true),
-        _ => (our_openclaw_image(), false),
+        Ok(image) if !image.trim().is_empty() && release.is_none() => {
+            (image.trim().to_string(), true)
+        }
+        _ => (our_openclaw_image(release), false),
     }
 }
 
 /// OpenClaw as the containers backend runs it: `openclaw` from its image, the version the
 /// image states (its label), else what `openclaw --version` prints in it (read once per
-/// image), checked against `CLAWCHAOS_OPENCLAW_VERSION`.
-pub async fn openclaw(docker: &Docker, run_id: &str) -> Result<Installed, String> {
-    let (image, users) = openclaw_image();
+/// image), checked against `release` (else `CLAWCHAOS_OPENCLAW_VERSION`).
+pub async fn openclaw(
+    docker: &Docker,
+    run_id: &str,
+    release: Option<&Version>,
+) -> Result<Installed, String> {
+    let (image, users) = openclaw_image(release);
     let inspect = match docker.inspect_image(&image).await {
         Ok(inspect) => inspect,
         Err(bollard::errors::Error::DockerResponseServerError {
@@ -81,9 +102,14 @@ pub async fn openclaw(docker: &Docker, run_id: &str) -> Result<Installed, String
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => {
-            return Err(format!(
-                "image {image} is not on the engine: `scripts/setup openclaw containers` builds it"
-            ));
+            return Err(match release {
+                None => format!(
+                    "image {image} is not on the engine: `scripts/setup openclaw containers` builds it"
+                ),
+                Some(release) => format!(
+                    "image {image} is not on the engine: `clawchaos run --backend containers --openclaw {release}` builds it, or CLAWCHAOS_OPENCLAW_VERSION={release} scripts/provision-containers"
+                ),
+            });
         }
         Err(e) => return Err(e.to_string()),
     };
@@ -98,7 +124,15 @@ pub async fn openclaw(docker: &Docker, run_id: &str) -> Result<Installed, String
         Some(v) => v,
         None => version_by_running(docker, &image, inspect.id.as_deref(), run_id).await?,
     };
-    let version = wanted_version(&format!("image {image}"), version).map_err(|e| e.to_string())?;
+    let version = match release {
+        Some(release) if Version::parse(&version).as_ref() != Some(release) => {
+            return Err(format!(
+                "image {image} has OpenClaw {version}, but the run asks for {release}"
+            ));
+        }
+        Some(_) => version,
+        None => wanted_version(&format!("image {image}"), version).map_err(|e| e.to_string())?,
+    };
     Ok(Installed {
         command: vec!["openclaw".to_string()],
         tool: Some(vec!["openclaw".to_string()]),

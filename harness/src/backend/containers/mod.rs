@@ -38,8 +38,8 @@ use super::reaper::Leftovers;
 use super::rundir::{RunDir, sweep_dead_runs};
 use super::tool::Tool;
 use super::{
-    Backend, BackendError, BoxFuture, Placement, Program, Recipe, Run, RunBase, RunScope, Service,
-    StartContext,
+    Backend, BackendError, BoxFuture, Pins, Placement, Program, Recipe, Run, RunBase, RunScope,
+    Service, StartContext,
 };
 use exec::ExecTool;
 use host::ContainersHost;
@@ -62,7 +62,7 @@ impl Backend for ContainersBackend {
             for program in programs {
                 match program {
                     Program::OpenClaw => {
-                        images::openclaw(&docker, "preflight")
+                        images::openclaw(&docker, "preflight", None)
                             .await
                             .map_err(BackendError::Engine)?;
                     }
@@ -70,7 +70,8 @@ impl Backend for ContainersBackend {
                         engine::require_image(&docker, &images::rabbitmq_image()).await?;
                     }
                     Program::MockLlm | Program::TokenService | Program::Bridge | Program::Tansu => {
-                        crate::services::on_this_machine(*program).map_err(BackendError::Engine)?;
+                        crate::services::on_this_machine(*program, &Pins::default())
+                            .map_err(BackendError::Engine)?;
                     }
                 }
             }
@@ -78,7 +79,39 @@ impl Backend for ContainersBackend {
         })
     }
 
-    fn open_run(&self) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
+    /// The release installed (as on the process backend), then its image built from it by
+    /// `scripts/provision-containers` (about a minute), unless the engine has it.
+    fn provision<'a>(&'a self, pins: &'a Pins) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let Some(release) = super::install_release(pins).await? else {
+                return Ok(());
+            };
+            let docker = engine::connect().await?;
+            let image = images::our_openclaw_image(Some(&release));
+            if docker.inspect_image(&image).await.is_ok() {
+                return Ok(());
+            }
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../scripts/provision-containers");
+            let built = tokio::process::Command::new(&script)
+                .env("CLAWCHAOS_OPENCLAW_VERSION", release.to_string())
+                .env_remove("CLAWCHAOS_NODE_VERSION")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .status()
+                .await
+                .map_err(|e| BackendError::Engine(format!("{}: {e}", script.display())))?;
+            if !built.success() || docker.inspect_image(&image).await.is_err() {
+                return Err(BackendError::Engine(format!(
+                    "{} did not build {image} ({built})",
+                    script.display()
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn open_run(&self, pins: Pins) -> BoxFuture<'_, Result<Box<dyn RunScope>, BackendError>> {
         Box::pin(async move {
             let docker = engine::connect().await?;
             let image = engine::base_image();
@@ -89,13 +122,13 @@ impl Backend for ContainersBackend {
             sweep_dead_runs(&root);
             let dir = RunDir::create()?;
             let network = RunNetwork::create(&docker, dir.id()).await?;
-            let openclaw = images::openclaw(&docker, dir.id()).await;
+            let openclaw = images::openclaw(&docker, dir.id(), pins.openclaw.as_ref()).await;
             let host = Arc::new(ContainersHost {
                 gateway: network.gateway,
                 image: image.clone(),
                 mounted: host::MOUNTED_PROGRAMS
                     .into_iter()
-                    .map(|p| (p, crate::services::on_this_machine(p)))
+                    .map(|p| (p, crate::services::on_this_machine(p, &pins)))
                     .collect(),
                 openclaw,
                 rabbitmq: images::rabbitmq_image(),

@@ -5,6 +5,25 @@
 use serde_json::{Value, json};
 
 use crate::scenario::OpenClawSpec;
+use crate::scenario::version::Version;
+
+/// Settings of the harness's own that OpenClaw knows only from a release on (found in each
+/// release's package, `npm pack openclaw@V`): 2026.7.x refuses `models.catalogRefresh` with
+/// `Invalid config ... models: Invalid input` and exits 78.
+pub const SINCE: &[(&str, &str)] = &[("models.catalogRefresh", "2026.8.1")];
+
+/// Whether `release` knows the harness's setting `key` (an unknown release is taken to be
+/// recent).
+fn knows(release: Option<&Version>, key: &str) -> bool {
+    let since = SINCE
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| Version::parse(v));
+    match (release, since) {
+        (Some(release), Some(since)) => *release >= since,
+        _ => true,
+    }
+}
 
 /// The provider id the config declares; models are `mock/<id>`.
 pub const PROVIDER_ID: &str = "mock";
@@ -24,6 +43,9 @@ pub const PROVIDER_ID: &str = "mock";
 /// - `update.checkOnStart = false`, `models.catalogRefresh.enabled = false`: no calls to
 ///   the outside world, which this machine cannot reach anyway.
 ///
+/// A setting a release does not know yet is left out on it (see [`SINCE`]): a gateway refuses
+/// a config with a key it does not know.
+///
 /// No "stateful" top-level key (`cron`, `channels`, `session`, ...) is written: one of those
 /// makes a fresh state dir run the legacy-state migrations, 2.8 s more.
 pub fn render(
@@ -31,6 +53,7 @@ pub fn render(
     config_port: u16,
     provider_base_url: Option<&str>,
     control_ui_root: Option<&std::path::Path>,
+    release: Option<&Version>,
 ) -> Value {
     let mut gateway = json!({
         "mode": "local",
@@ -50,8 +73,10 @@ pub fn render(
         "agents": { "defaults": { "heartbeat": { "every": "0m" } } },
         "plugins": { "enabled": false },
         "update": { "checkOnStart": false },
-        "models": { "catalogRefresh": { "enabled": false } },
     });
+    if knows(release, "models.catalogRefresh") {
+        config["models"] = json!({ "catalogRefresh": { "enabled": false } });
+    }
     if let Some(base_url) = provider_base_url {
         let models: Vec<Value> = spec
             .models
@@ -102,6 +127,7 @@ mod tests {
             18789,
             Some("http://127.0.0.1:9/v1"),
             Some(std::path::Path::new("/oc/dist/control-ui")),
+            None,
         );
         assert_eq!(c["gateway"]["controlUi"]["root"], "/oc/dist/control-ui");
         assert_eq!(c["plugins"]["enabled"], false);
@@ -135,8 +161,28 @@ mod tests {
 
     #[test]
     fn without_a_provider_there_is_no_provider_nor_model() {
-        let c = render(&OpenClawSpec::default(), 1, None, None);
+        let c = render(&OpenClawSpec::default(), 1, None, None, None);
         assert!(c["models"].get("providers").is_none());
         assert!(c["agents"]["defaults"].get("model").is_none());
+    }
+
+    #[test]
+    fn a_release_gets_only_the_settings_it_knows() {
+        let on = |release: &str| {
+            render(
+                &OpenClawSpec::default(),
+                1,
+                Some("http://127.0.0.1:9/v1"),
+                None,
+                Version::parse(release).as_ref(),
+            )
+        };
+        assert!(on("2026.7.1")["models"].get("catalogRefresh").is_none());
+        assert_eq!(
+            on("2026.7.1")["models"]["providers"]["mock"]["api"],
+            "openai-completions"
+        );
+        assert_eq!(on("2026.8.1")["models"]["catalogRefresh"]["enabled"], false);
+        assert_eq!(on("2026.9.6")["models"]["catalogRefresh"]["enabled"], false);
     }
 }

