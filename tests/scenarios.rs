@@ -20,10 +20,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clawchaos::backend::{Backend, containers::ContainersBackend, default_backend};
+use clawchaos::backend::{Backend, Pins, containers::ContainersBackend, default_backend};
 use clawchaos::observer::Silent;
 use clawchaos::report::{self, summary_table};
-use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, unless_interrupted};
+use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, releases_of, unless_interrupted};
 use clawchaos::scenario::{self, Scenario, Tier};
 use clawchaos::tier::in_containers_tier;
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -68,26 +68,38 @@ fn main() -> std::process::ExitCode {
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-/// Runs the scenario in `file` and its control run on `backend`; its report goes under a folder
-/// named after it, with `prefix`.
+/// Runs the scenario in `file` and its control run on `backend`, on each OpenClaw release it
+/// names (installed first when missing); its report goes under a folder named after it, with
+/// `prefix`.
 fn run_file(file: &std::path::Path, backend: Arc<dyn Backend>, prefix: &str) -> Result<(), Failed> {
     let scenario = scenario::load(file).map_err(|e| Failed::from(e.to_string()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failed::from(e.to_string()))?;
     let outcomes = runtime.block_on(unless_interrupted(async {
-        let runner = Runner::new(backend);
         let mut outcomes = Vec::new();
-        for control in [false, true] {
-            let options = RunOptions {
-                control,
-                keep_run_dir: false,
+        for openclaw in releases_of(&scenario, &[]) {
+            let pins = Pins {
+                openclaw: openclaw.clone(),
             };
-            outcomes.push(runner.run(&scenario, &options, &Silent).await);
+            backend
+                .provision(&pins)
+                .await
+                .map_err(|e| format!("cannot install what the scenario needs: {e}"))?;
+            let runner = Runner::new(Arc::clone(&backend));
+            for control in [false, true] {
+                let options = RunOptions {
+                    control,
+                    keep_run_dir: false,
+                    openclaw: openclaw.clone(),
+                };
+                outcomes.push(runner.run(&scenario, &options, &Silent).await);
+            }
         }
-        outcomes
+        Ok::<_, String>(outcomes)
     }));
     let Some(outcomes) = outcomes else {
         return Err("interrupted: everything the run started has been stopped".into());
     };
+    let outcomes = outcomes.map_err(Failed::from)?;
     write_report(&scenario, &outcomes, prefix);
     let failures: Vec<String> = outcomes
         .iter()

@@ -85,15 +85,20 @@ pub struct RunName<'a> {
     pub scenario: &'a str,
     /// Whether this is its control run (faults switched off).
     pub control: bool,
+    /// The OpenClaw release it runs, when the run pins one (a version matrix).
+    pub openclaw: Option<&'a crate::scenario::version::Version>,
 }
 
 impl std::fmt::Display for RunName<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.control {
-            write!(f, "{} (control)", self.scenario)
-        } else {
-            write!(f, "{}", self.scenario)
+        write!(f, "{}", self.scenario)?;
+        if let Some(release) = self.openclaw {
+            write!(f, " @{release}")?;
         }
+        if self.control {
+            write!(f, " (control)")?;
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use crate::runner::ScenarioOutcome;
 pub fn to_json(outcomes: &[ScenarioOutcome]) -> std::io::Result<String> {
     let skipped = outcomes.iter().filter(|o| o.skipped.is_some()).count();
     let passed = outcomes.iter().filter(|o| o.passed).count() - skipped;
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "tool": "clawchaos",
         "version": env!("CARGO_PKG_VERSION"),
         "passed": passed,
@@ -14,6 +14,22 @@ pub fn to_json(outcomes: &[ScenarioOutcome]) -> std::io::Result<String> {
         "skipped": skipped,
         "scenarios": outcomes,
     });
+    if let Some(matrix) = super::Matrix::of(outcomes) {
+        let rows: Vec<serde_json::Value> = matrix
+            .rows
+            .iter()
+            .map(|(run, cells)| {
+                let verdicts: serde_json::Map<String, serde_json::Value> = matrix
+                    .releases
+                    .iter()
+                    .zip(cells)
+                    .filter_map(|(release, cell)| Some((release.clone(), (*cell)?.into())))
+                    .collect();
+                serde_json::json!({ "run": run, "verdicts": verdicts })
+            })
+            .collect();
+        report["matrix"] = serde_json::json!({ "releases": matrix.releases, "rows": rows });
+    }
     serde_json::to_string_pretty(&report).map_err(std::io::Error::other)
 }
 
@@ -67,8 +83,10 @@ mod tests {
             reproduced: true,
         });
         outcomes[0].cut_short = Some(String::new());
+        outcomes[0].openclaw = Some("2026.9.6".into());
         outcomes[0].services.push(crate::runner::ServiceStart {
             name: "gateway".into(),
+            kind: "openclaw".into(),
             pid: Some(1),
             ready_after: std::time::Duration::from_secs(1),
             version: Some("OpenClaw 2026.9.6".into()),
@@ -81,6 +99,8 @@ mod tests {
         );
         let missing: Vec<_> = found
             .iter()
+            // A matrix's verdicts are keyed by release.
+            .filter(|k| crate::scenario::version::Version::parse(k).is_none())
             .filter(|k| !docs.contains(&format!("`{k}`")))
             .collect();
         assert!(missing.is_empty(), "not in docs/reports.md: {missing:?}");

@@ -22,9 +22,13 @@ pub fn to_junit(outcomes: &[ScenarioOutcome]) -> String {
             escape(&display_name(o)),
             o.duration.as_secs_f64()
         ));
-        // The tier, so that a CI dashboard can tell a CI-tier failure from a release one.
+        // The tier, so that a CI dashboard can tell a CI-tier failure from a release one; the
+        // OpenClaw release, for a version matrix.
+        let openclaw = o.openclaw_version().map_or_else(String::new, |v| {
+            format!("<property name=\"openclaw\" value=\"{}\" />", escape(&v))
+        });
         xml.push_str(&format!(
-            "      <properties><property name=\"tier\" value=\"{}\" /></properties>\n",
+            "      <properties><property name=\"tier\" value=\"{}\" />{openclaw}</properties>\n",
             o.tier
         ));
         if let Some(reason) = &o.skipped {

@@ -88,7 +88,8 @@ fn collect(path: &Path, found: &mut Vec<PathBuf>) -> Result<(), MergeError> {
 /// The outcomes of every report, sorted by scenario (each scenario's own run before its
 /// control run).
 pub fn merge(reports: &[PathBuf]) -> Result<Vec<ScenarioOutcome>, MergeError> {
-    let mut runs: BTreeMap<(String, bool), (PathBuf, ScenarioOutcome)> = BTreeMap::new();
+    let mut runs: BTreeMap<(String, Option<String>, bool), (PathBuf, ScenarioOutcome)> =
+        BTreeMap::new();
     for path in reports {
         let text = std::fs::read_to_string(path).map_err(|source| MergeError::Read {
             path: path.clone(),
@@ -99,7 +100,11 @@ pub fn merge(reports: &[PathBuf]) -> Result<Vec<ScenarioOutcome>, MergeError> {
             source,
         })?;
         for outcome in file.scenarios {
-            let key = (outcome.name.clone(), outcome.control);
+            let key = (
+                outcome.name.clone(),
+                outcome.openclaw.clone(),
+                outcome.control,
+            );
             if let Some((first, _)) = runs.get(&key) {
                 return Err(MergeError::Duplicate {
                     run: super::display_name(&outcome),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub use json::to_json;
 pub use junit::to_junit;
-pub use table::summary_table;
+pub use table::{Matrix, summary_table};
 
 use crate::runner::ScenarioOutcome;
 
@@ -26,11 +26,14 @@ pub fn write_reports(outcomes: &[ScenarioOutcome], dir: &Path) -> std::io::Resul
 
 /// A scenario's display name: `name`, or `name (control)` for a control run.
 pub fn display_name(outcome: &ScenarioOutcome) -> String {
-    if outcome.control {
-        format!("{} (control)", outcome.name)
-    } else {
-        outcome.name.clone()
+    let mut name = outcome.name.clone();
+    if let Some(release) = &outcome.openclaw {
+        name.push_str(&format!(" @{release}"));
     }
+    if outcome.control {
+        name.push_str(" (control)");
+    }
+    name
 }
 
 /// "N passed, N failed" (", N skipped" when some were): the closing line of a set of runs.
@@ -135,6 +138,7 @@ pub(crate) mod fixtures {
             ledger: None,
             tier: crate::scenario::Tier::Ci,
             known_defect: None,
+            openclaw: None,
         };
         let control = ScenarioOutcome {
             control: true,

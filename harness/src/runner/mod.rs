@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub control: bool,
     /// Keep the run folder afterwards (its logs), instead of removing it.
     pub keep_run_dir: bool,
+    /// The OpenClaw release to run (a version matrix's column); `None`: the one installed.
+    pub openclaw: Option<crate::scenario::version::Version>,
 }
 
 /// Runs scenarios on a backend.
@@ -77,6 +79,7 @@ impl Runner {
         let run = RunName {
             scenario: &scenario.name,
             control: options.control,
+            openclaw: options.openclaw.as_ref(),
         };
         observer.event(
             run,
@@ -102,6 +105,7 @@ impl Runner {
             ledger: None,
             tier: scenario.tier,
             known_defect: None,
+            openclaw: options.openclaw.as_ref().map(ToString::to_string),
         };
         let unsupported = scenario
             .unsupported
@@ -137,6 +141,9 @@ impl Runner {
             scenario,
             self.backend.as_ref(),
             StartMode {
+                pins: crate::backend::Pins {
+                    openclaw: options.openclaw.clone(),
+                },
                 faults_on: !options.control,
                 keep_run_dir: options.keep_run_dir,
             },
@@ -152,6 +159,11 @@ impl Runner {
                     *after = started.elapsed();
                     services.push(ServiceStart {
                         name: service.clone(),
+                        kind: scenario
+                            .services
+                            .get(service)
+                            .map(|spec| spec.kind.name().to_string())
+                            .unwrap_or_default(),
                         pid: *pid,
                         ready_after: *after,
                         version: version.clone(),
@@ -181,7 +193,7 @@ impl Runner {
         };
 
         let defect = expected_defect(scenario, &outcome.services);
-        let mut timeline = Timeline::new(scenario, defect, options.control, &mut topology, started);
+        let mut timeline = Timeline::new(scenario, defect, run, &mut topology, started);
         let timeline_started = Instant::now();
         let result =
             tokio::time::timeout_at(deadline.into(), timeline.run(&mut topology, observer)).await;
@@ -237,6 +249,25 @@ impl Runner {
         }
         outcome
     }
+}
+
+/// The OpenClaw releases `scenario` runs on: its own (`openclaw = [..]`), else `asked` (the
+/// command's `--openclaw`) when it has a gateway, else the one installed (`None`).
+pub fn releases_of(
+    scenario: &Scenario,
+    asked: &[crate::scenario::version::Version],
+) -> Vec<Option<crate::scenario::version::Version>> {
+    if !scenario.openclaw.is_empty() {
+        return scenario.openclaw.iter().cloned().map(Some).collect();
+    }
+    let has_gateway = scenario
+        .services
+        .values()
+        .any(|s| s.kind.name() == "openclaw");
+    if asked.is_empty() || !has_gateway {
+        return vec![None];
+    }
+    asked.iter().cloned().map(Some).collect()
 }
 
 fn has_detects(scenario: &Scenario) -> bool {
@@ -309,6 +340,7 @@ within = "3s"
     fn started(name: &str, version: Option<&str>) -> ServiceStart {
         ServiceStart {
             name: name.into(),
+            kind: String::new(),
             pid: None,
             ready_after: Duration::ZERO,
             version: version.map(str::to_string),

@@ -68,6 +68,9 @@ pub struct FaultOutcome {
 pub struct ServiceStart {
     /// The service.
     pub name: String,
+    /// Its kind (`openclaw`, `rabbitmq`, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     /// Its pid, when it is a process.
     pub pid: Option<u32>,
     /// Time from the run's start to the service being ready.
@@ -143,6 +146,10 @@ pub struct ScenarioOutcome {
     /// For a scenario that reproduces a known upstream defect: whether this run did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_defect: Option<KnownDefectSeen>,
+    /// The OpenClaw release the run was pinned to (a version matrix's column); absent: the
+    /// one installed (its version is the gateway's in `services`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openclaw: Option<String>,
 }
 
 /// What a run of a scenario with `[known_defect]` saw of the defect.
@@ -160,6 +167,19 @@ pub struct KnownDefectSeen {
 }
 
 impl ScenarioOutcome {
+    /// The OpenClaw release the run's gateway is: the one the run was pinned to, else the
+    /// version its gateway reported.
+    pub fn openclaw_version(&self) -> Option<String> {
+        self.openclaw.clone().or_else(|| {
+            self.services
+                .iter()
+                .find(|s| s.kind == "openclaw")
+                .and_then(|s| s.version.as_deref())
+                .and_then(crate::scenario::version::Version::find_in)
+                .map(|v| v.to_string())
+        })
+    }
+
     /// The verdict in one word: PASS, FAIL, SKIP, or for a known defect XFAIL (reproduced,
     /// as expected) and XPASS (no longer reproduced: flagged, a failure).
     pub fn label(&self) -> &'static str {

@@ -50,7 +50,8 @@ pub(super) struct Timeline<'s> {
     /// The known defect this run expects (the scenario's, if its OpenClaw is among the
     /// releases it names).
     defect: Option<&'s KnownDefect>,
-    control: bool,
+    /// Which run this is (a control run's faults are off).
+    run: RunName<'s>,
     run_started: Instant,
     pollers: BTreeMap<String, Poller>,
     steady_at: Option<Instant>,
@@ -67,7 +68,7 @@ impl<'s> Timeline<'s> {
     pub(super) fn new(
         scenario: &'s Scenario,
         defect: Option<&'s KnownDefect>,
-        control: bool,
+        run: RunName<'s>,
         topology: &mut Topology,
         run_started: Instant,
     ) -> Self {
@@ -88,7 +89,7 @@ impl<'s> Timeline<'s> {
         Self {
             scenario,
             defect,
-            control,
+            run,
             run_started,
             pollers,
             steady_at: None,
@@ -133,10 +134,7 @@ impl<'s> Timeline<'s> {
     }
 
     fn run_name(&self) -> RunName<'s> {
-        RunName {
-            scenario: &self.scenario.name,
-            control: self.control,
-        }
+        self.run
     }
 
     fn history(&self, probe: &str) -> History {
@@ -195,7 +193,7 @@ impl<'s> Timeline<'s> {
                 .expectations
                 .iter()
                 .all(|e| e.verdict.is_some() || matches!(e.spec.kind, ExpectKind::Invariant));
-            if self.control && self.detects_decided() {
+            if self.run.control && self.detects_decided() {
                 // A control run's verdict is its detect expectations failing: once each
                 // window has closed, the rest of the timeline cannot change it.
                 self.cut_short = Some(self.what_is_left_out(Instant::now()));
@@ -383,7 +381,7 @@ impl<'s> Timeline<'s> {
                     // The mark comes first: whatever reaches a service from here on may
                     // already meet the fault.
                     mark_event(topology);
-                    if !self.control {
+                    if !self.run.control {
                         let mut cx = FaultCx {
                             topology,
                             scenario: self.scenario,
@@ -396,7 +394,7 @@ impl<'s> Timeline<'s> {
                         self.run_name(),
                         &RunEvent::FaultInjected {
                             fault: self.faults[i].spec.name.clone(),
-                            real: !self.control,
+                            real: !self.run.control,
                         },
                     );
                 }
@@ -420,7 +418,7 @@ impl<'s> Timeline<'s> {
             return Ok(());
         }
         mark_event(topology);
-        if !self.control {
+        if !self.run.control {
             let undo = self.faults[i].undo.take().unwrap_or(Undo::Nothing);
             let mut cx = FaultCx {
                 topology,
@@ -430,7 +428,7 @@ impl<'s> Timeline<'s> {
         }
         self.faults[i].healed = Some(Instant::now());
         // A control run never injected it: there is nothing healed to report.
-        if !self.control {
+        if !self.run.control {
             observer.event(
                 self.run_name(),
                 &RunEvent::FaultHealed {
@@ -462,7 +460,7 @@ impl<'s> Timeline<'s> {
                     not_before.unwrap_or(Duration::ZERO),
                 ),
                 ExpectKind::Recover { fault, within } => {
-                    if self.control {
+                    if self.run.control {
                         self.expectations[i].verdict = Some(Verdict::Skipped);
                         self.expectations[i].detail =
                             "not judged in a control run (nothing to recover from)".into();
@@ -622,7 +620,7 @@ impl<'s> Timeline<'s> {
             outcome.faults.push(FaultOutcome {
                 name: f.spec.name.clone(),
                 kind: f.spec.kind.clone(),
-                injected: f.injected.is_some() && !self.control,
+                injected: f.injected.is_some() && !self.run.control,
                 injected_after: f
                     .injected
                     .zip(self.steady_at)
@@ -635,7 +633,7 @@ impl<'s> Timeline<'s> {
                 time_to_recover: of_fault("recover").into_iter().max(),
             });
         }
-        if self.control {
+        if self.run.control {
             outcome.control_defects = outcome
                 .expectations
                 .iter()

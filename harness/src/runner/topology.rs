@@ -80,8 +80,10 @@ pub struct Topology {
 }
 
 /// How a topology starts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StartMode {
+    /// The releases its programs are (the OpenClaw release of a version matrix).
+    pub pins: crate::backend::Pins,
     /// The scenario's faults are prepared (false: a control run).
     pub faults_on: bool,
     /// The run folder stays after the run (`--keep`), a failed set-up's too.
@@ -97,7 +99,7 @@ impl Topology {
         mode: StartMode,
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<Self, TopologyError> {
-        let mut scope = backend.open_run().await?;
+        let mut scope = backend.open_run(mode.pins.clone()).await?;
         // Kept from the start: the logs of a set-up that fails are the ones most wanted.
         if mode.keep_run_dir {
             scope.keep();

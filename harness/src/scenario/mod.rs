@@ -58,6 +58,9 @@ pub struct Scenario {
     /// The backends it cannot run on, each with the reason (`[unsupported]`, e.g.
     /// `containers = "..."`): a run there is reported as skipped, with the reason.
     pub unsupported: BTreeMap<String, String>,
+    /// The OpenClaw releases it runs on, each (`openclaw = ["2026.7.1", "2026.9.6"]`); empty:
+    /// the command's (`--openclaw`), else the one installed.
+    pub openclaw: Vec<version::Version>,
 }
 
 /// A defect of a real component that the scenario reproduces (`[known_defect]`). The
@@ -537,6 +540,9 @@ pub enum ProbeKind {
         service: String,
         /// The exit code required, if any.
         code: Option<i32>,
+        /// Only an exit that is a failure holds: a code other than 0, or a signal
+        /// (`failed = true`).
+        failed: bool,
     },
     /// The mock LLM's request journal.
     LlmJournal {
@@ -683,6 +689,25 @@ pub enum Family {
     Ipv6,
 }
 
+/// What a port squatter does with a connection (`answers` of `squat_port`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SquatterAnswer {
+    /// Nothing: it holds the port and never accepts (`"nothing"`, the default).
+    #[default]
+    Nothing,
+    /// An HTTP server of another application: `404 Not Found` to every request (`"404"`).
+    NotFound,
+    /// An HTTP server of another application: `200 OK` with its own HTML page (`"200"`).
+    Foreign,
+    /// That `200 OK` page, one byte a second (`"drip"`).
+    Drip,
+}
+
+impl SquatterAnswer {
+    /// The names `answers` takes, in the order of the variants.
+    pub const NAMES: [&'static str; 4] = ["nothing", "404", "200", "drip"];
+}
+
 /// What a fault does and where.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
@@ -726,6 +751,8 @@ pub enum FaultAction {
         /// (they differ when the port comes from the environment); the heal then only frees
         /// it, since the service never needed it.
         config_port: bool,
+        /// What the squatter answers a connection with.
+        answers: SquatterAnswer,
     },
     /// On the token service.
     Tokens {

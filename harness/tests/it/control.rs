@@ -64,7 +64,7 @@ fn run(
         scenario,
         &RunOptions {
             control,
-            keep_run_dir: false,
+            ..RunOptions::default()
         },
         &Silent,
     ))

@@ -65,7 +65,7 @@ fn process_faults_are_detected_and_healed_on_the_fake_backend_and_not_in_control
             let folders = Folders::default();
             let options = RunOptions {
                 control,
-                keep_run_dir: false,
+                ..RunOptions::default()
             };
             let outcome = rt.block_on(runner.run(&scenario, &options, &folders));
             assert!(outcome.passed, "{file} (control {control}): {outcome:#?}");
@@ -198,11 +198,11 @@ impl Host for Elsewhere {
     }
 
     fn port(&self, want: Want) -> std::io::Result<u16> {
-        Loopback.port(want)
+        Loopback::default().port(want)
     }
 
     fn program(&self, program: Program) -> Result<Installed, String> {
-        Loopback.program(program)
+        Loopback::default().program(program)
     }
 }
 
@@ -265,11 +265,12 @@ impl clawchaos::backend::Backend for NoGateway {
 
     fn open_run(
         &self,
+        pins: clawchaos::backend::Pins,
     ) -> clawchaos::backend::BoxFuture<
         '_,
         Result<Box<dyn clawchaos::backend::RunScope>, clawchaos::backend::BackendError>,
     > {
-        self.0.open_run()
+        self.0.open_run(pins)
     }
 }
 

@@ -35,6 +35,7 @@ const TOP_KEYS: &[&str] = &[
     "known_defect",
     "unsupported",
     "smoke",
+    "openclaw",
 ];
 
 /// Parses and validates `text` (read from `file`).
@@ -92,6 +93,7 @@ fn read_scenario(
             services.insert(name.value.clone(), spec);
         }
     }
+    let openclaw = read_releases(&top, &services);
     let mut probe_refs_early = Vec::new();
     let known_defect = read_known_defect(&top, &services, &mut probe_refs_early);
     let defect_probes = probe_refs_early.clone();
@@ -365,6 +367,7 @@ fn read_scenario(
         tier,
         known_defect,
         unsupported,
+        openclaw,
     })
 }
 
@@ -535,6 +538,42 @@ fn check_can_fail(
             "the scenario has no [[expect]], so it cannot fail; add expectations, or `smoke = true` (with [steady_state] probes) for a file that only checks the topology reaches its steady state",
         );
     }
+}
+
+/// `openclaw = ["2026.7.1", "2026.9.6"]`: the OpenClaw releases the scenario runs on, each (an
+/// incident's reported release beside the current one); needs an openclaw service.
+fn read_releases(
+    top: &Table<'_, '_, '_>,
+    services: &BTreeMap<String, ServiceSpec>,
+) -> Vec<crate::scenario::version::Version> {
+    let Some(listed) = top.strings("openclaw") else {
+        return Vec::new();
+    };
+    let source = top.source();
+    let mut releases = Vec::new();
+    for text in listed {
+        if !services.values().any(|s| s.kind.name() == "openclaw") {
+            source.problem(
+                text.span.clone(),
+                "`openclaw` lists the OpenClaw releases to run on, and this scenario has no openclaw service",
+            );
+            return Vec::new();
+        }
+        match crate::scenario::version::Version::parse(&text.value) {
+            Some(v) if releases.contains(&v) => {
+                source.problem(text.span.clone(), format!("{v} is listed twice"));
+            }
+            Some(v) => releases.push(v),
+            None => source.problem(
+                text.span.clone(),
+                format!(
+                    "`{}` is not an OpenClaw release; expected a calendar version such as \"2026.9.6\"",
+                    text.value
+                ),
+            ),
+        }
+    }
+    releases
 }
 
 /// `[known_defect]`: the upstream defect the scenario reproduces; the probes it names are
