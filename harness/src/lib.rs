@@ -76,6 +76,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod bisect;
 pub mod clients;
 pub mod ledger;
 pub mod observer;

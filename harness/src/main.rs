@@ -14,6 +14,7 @@ use clawchaos::observer::{Observer, RunEvent, RunName};
 use clawchaos::prereq;
 use clawchaos::report::{self, display_name, summary_table};
 use clawchaos::runner::{RunOptions, Runner, ScenarioOutcome, Verdict};
+use clawchaos::scenario::version::Version;
 use clawchaos::scenario::{self, Scenario};
 
 /// `println!` that hands a write error back instead of panicking: a closed pipe
@@ -71,6 +72,39 @@ enum Command {
         /// Where services run: `process` (local processes) or `containers` (each in a
         /// container on a network of the run's own; needs a Docker engine and
         /// `scripts/setup containers`) [default: $CLAWCHAOS_BACKEND, else process].
+        #[arg(long, value_parser = ["process", "containers"])]
+        backend: Option<String>,
+        /// OpenClaw releases to run each scenario with a gateway on, comma-separated
+        /// (`2026.7.1,2026.9.6`): each is installed on demand into the cache folder (about
+        /// 30 s and 600 MB the first time); a scenario's own `openclaw = [..]` wins
+        /// [default: the one installed].
+        #[arg(long, value_delimiter = ',', value_parser = parse_release)]
+        openclaw: Vec<Version>,
+    },
+    /// Finds the first published OpenClaw release on which a scenario's verdict changes,
+    /// between one it holds on and one it fails on (the release that fixed an incident, or
+    /// the one that broke it). Prints each release tried with its verdict and time; exits 0
+    /// when it found the release, 1 when it could not tell (no change, a flaky or untestable
+    /// release).
+    Bisect {
+        /// The scenario file.
+        file: PathBuf,
+        /// A release the scenario holds on (every expectation passes).
+        #[arg(long, value_parser = parse_release)]
+        good: Version,
+        /// A release the scenario fails on.
+        #[arg(long, value_parser = parse_release)]
+        bad: Version,
+        /// Search pre-releases too (`-beta.N`, npm's `-1`).
+        #[arg(long)]
+        prereleases: bool,
+        /// Runs more of a release whose run could not judge it (a failed set-up, a timeout).
+        #[arg(long, default_value_t = 1)]
+        retries: u32,
+        /// Keep each run's folder (service logs) under $TMPDIR/clawchaos.
+        #[arg(long)]
+        keep: bool,
+        /// Where services run [default: $CLAWCHAOS_BACKEND, else process].
         #[arg(long, value_parser = ["process", "containers"])]
         backend: Option<String>,
     },
@@ -275,6 +309,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             keep,
             jobs,
             backend,
+            openclaw,
         } => {
             let Some(mut scenarios) = load_all(&paths, filter.as_deref())? else {
                 return Ok(ExitCode::from(2));
@@ -292,11 +327,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
             let backend = chosen_backend(backend)?;
+            let runs = plan_runs(&scenarios, modes, &openclaw);
+            if let Err(e) = provision_releases(&runs, backend.as_ref()).await {
+                tell!("{e}\n\nnothing was started");
+                return Ok(ExitCode::from(2));
+            }
             if let Err(e) = backend.preflight(&programs_of(&scenarios)).await {
                 tell!("{e}\n\nnothing was started");
                 return Ok(ExitCode::from(2));
             }
-            run(&scenarios, modes, report_dir, keep, jobs, backend).await
+            run(runs, report_dir, keep, jobs, backend).await
         }
         Command::Validate { paths, files_only } => {
             let Some(scenarios) = load_all(&paths, None)? else {
@@ -404,6 +444,40 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             tier_check(&scenarios, report.as_deref())
+        }
+        Command::Bisect {
+            file,
+            good,
+            bad,
+            prereleases,
+            retries,
+            keep,
+            backend,
+        } => {
+            let Some(scenarios) = load_all(std::slice::from_ref(&file), None)? else {
+                return Ok(ExitCode::from(2));
+            };
+            let [scenario] = scenarios.as_slice() else {
+                tell!(
+                    "bisect takes one scenario; {} holds {}",
+                    file.display(),
+                    scenarios.len()
+                );
+                return Ok(ExitCode::from(2));
+            };
+            if !prerequisites_present(&scenarios) {
+                return Ok(ExitCode::from(2));
+            }
+            let backend = chosen_backend(backend)?;
+            bisect(
+                scenario,
+                Ends { good, bad },
+                prereleases,
+                retries,
+                keep,
+                backend,
+            )
+            .await
         }
         Command::Faults => {
             let rows: Vec<[String; 3]> = clawchaos::scenario::fault_kinds()
@@ -622,9 +696,262 @@ fn programs_of(scenarios: &[clawchaos::scenario::Scenario]) -> Vec<clawchaos::ba
         .collect()
 }
 
-async fn run(
-    scenarios: &[Scenario],
+/// The two releases bisect starts from.
+struct Ends {
+    good: Version,
+    bad: Version,
+}
+
+/// `clawchaos bisect`: the releases between the two ends, searched with real runs.
+async fn bisect(
+    scenario: &Scenario,
+    ends: Ends,
+    prereleases: bool,
+    retries: u32,
+    keep: bool,
+    backend: std::sync::Arc<dyn clawchaos::backend::Backend>,
+) -> anyhow::Result<ExitCode> {
+    use clawchaos::bisect::{Found, Seen};
+    use clawchaos::services::openclaw::releases;
+
+    if !scenario
+        .services
+        .values()
+        .any(|s| s.kind.name() == "openclaw")
+    {
+        tell!(
+            "{}: bisect searches OpenClaw releases, and this scenario has no openclaw service",
+            scenario.source.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if ends.good == ends.bad {
+        tell!(
+            "--good and --bad are both {}: nothing between them",
+            ends.good
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let listed = tokio::task::spawn_blocking(releases::published).await?;
+    let published = match listed {
+        Ok(p) => p,
+        Err(e) => {
+            tell!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for end in [&ends.good, &ends.bad] {
+        if let Err(e) = releases::check_published(&published, end) {
+            tell!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let oldest = std::cmp::min(&ends.good, &ends.bad).clone();
+    let mut candidates = vec![oldest];
+    candidates.extend(releases::between(
+        &published,
+        &ends.good,
+        &ends.bad,
+        prereleases,
+    ));
+    let steps = (candidates.len() as f64 - 1.0).log2().ceil() as usize;
+    tell!(
+        "bisect {}: {} releases from {} to {} ({}), about {} runs",
+        scenario.name,
+        candidates.len(),
+        candidates[0],
+        candidates[candidates.len() - 1],
+        if prereleases {
+            "pre-releases included"
+        } else {
+            "releases only"
+        },
+        steps + 4
+    );
+
+    let runner = Runner::new(std::sync::Arc::clone(&backend));
+    let run_one = |release: Version| {
+        let runner = runner.clone();
+        let backend = std::sync::Arc::clone(&backend);
+        async move {
+            let started = std::time::Instant::now();
+            let pins = clawchaos::backend::Pins {
+                openclaw: Some(release.clone()),
+            };
+            if let Err(e) = backend.provision(&pins).await {
+                return (Err(format!("cannot install it: {e}")), started.elapsed());
+            }
+            let options = RunOptions {
+                control: false,
+                keep_run_dir: keep,
+                openclaw: Some(release),
+            };
+            let outcome = runner.run(scenario, &options, &Progress).await;
+            let seen = Seen::of(&outcome).map_err(|e| e.to_string());
+            let why = outcome.failures().into_iter().next();
+            (
+                seen.map_err(|e| why.clone().unwrap_or(e)),
+                started.elapsed(),
+            )
+        }
+    };
+    let print = |tried: &clawchaos::bisect::Tried| {
+        let verdict = match &tried.seen {
+            Ok(Seen::Holds) => "holds".to_string(),
+            Ok(Seen::Fails) => "FAILS".to_string(),
+            Err(why) => format!("no verdict ({why})"),
+        };
+        let again = if tried.confirming { " (again)" } else { "" };
+        say_lossy(&format!(
+            "  openclaw@{}{again}: {verdict} in {:.1}s",
+            tried.release,
+            tried.took.as_secs_f64()
+        ));
+    };
+    let search = clawchaos::bisect::bisect(&candidates, retries, run_one, print);
+    let Some((found, tried)) = clawchaos::runner::unless_interrupted(search).await else {
+        tell!("interrupted: everything the runs started has been stopped");
+        return Ok(ExitCode::from(130));
+    };
+    let total: f64 = tried.iter().map(|t| t.took.as_secs_f64()).sum();
+    let runs = tried.len();
+    let mut out = std::io::stdout().lock();
+    let code = match found {
+        Found::Changed {
+            before,
+            first,
+            seen,
+        } => {
+            let _ = writeln!(
+                out,
+                "
+first release on which {} {}: {first} (on {before} it {})",
+                scenario.name,
+                seen,
+                match seen {
+                    Seen::Holds => "fails",
+                    Seen::Fails => "holds",
+                }
+            );
+            if seen == Seen::Holds {
+                let _ = writeln!(
+                    out,
+                    "a known defect fixed there: known_defect.versions = \"<{first}\""
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Found::NoChange { seen } => {
+            let _ = writeln!(
+                out,
+                "
+{} {seen} on both {} and {}: no change to find between them",
+                scenario.name, ends.good, ends.bad
+            );
+            ExitCode::FAILURE
+        }
+        Found::Flaky { release } => {
+            let _ = writeln!(
+                out,
+                "
+{release} gave two verdicts (above): the scenario is flaky there, so the first release cannot be told"
+            );
+            ExitCode::FAILURE
+        }
+        Found::Untestable { release, why } => {
+            let _ = writeln!(
+                out,
+                "
+{release} could not be judged after {} run(s): {why}",
+                retries + 1
+            );
+            ExitCode::FAILURE
+        }
+        Found::TooFew => {
+            let _ = writeln!(
+                out,
+                "
+no releases to search"
+            );
+            ExitCode::FAILURE
+        }
+    };
+    let _ = writeln!(out, "{runs} run(s), {total:.0}s of runs");
+    Ok(code)
+}
+
+/// A line on stdout; a closed stdout is ignored (the exit code carries the verdict).
+fn say_lossy(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// `2026.9.6` as a release, for `--openclaw`.
+fn parse_release(text: &str) -> Result<Version, String> {
+    Version::parse(text)
+        .ok_or_else(|| format!("`{text}` is not an OpenClaw release (e.g. 2026.9.6)"))
+}
+
+/// One run of a command: a scenario, on an OpenClaw release (`None`: the one installed), its
+/// faults on or off.
+struct PlannedRun<'a> {
+    scenario: &'a Scenario,
+    openclaw: Option<Version>,
+    control: bool,
+}
+
+/// Every run: each scenario on each of its releases, in each mode, scenario by scenario.
+fn plan_runs<'a>(
+    scenarios: &'a [Scenario],
     modes: &[bool],
+    asked: &[Version],
+) -> Vec<PlannedRun<'a>> {
+    let mut runs = Vec::new();
+    for scenario in scenarios {
+        for openclaw in clawchaos::runner::releases_of(scenario, asked) {
+            for &control in modes {
+                runs.push(PlannedRun {
+                    scenario,
+                    openclaw: openclaw.clone(),
+                    control,
+                });
+            }
+        }
+    }
+    runs
+}
+
+/// Installs the releases the runs are pinned to (and their images on the containers backend)
+/// before any starts; an unpublished one is an error naming the nearest published.
+async fn provision_releases(
+    runs: &[PlannedRun<'_>],
+    backend: &dyn clawchaos::backend::Backend,
+) -> anyhow::Result<()> {
+    let mut releases: Vec<Version> = runs.iter().filter_map(|r| r.openclaw.clone()).collect();
+    releases.sort();
+    releases.dedup();
+    if releases.is_empty() {
+        return Ok(());
+    }
+    let checking = releases.clone();
+    tokio::task::spawn_blocking(move || {
+        clawchaos::services::openclaw::releases::check_available(&checking)
+    })
+    .await??;
+    for release in releases {
+        let pins = clawchaos::backend::Pins {
+            openclaw: Some(release.clone()),
+        };
+        backend
+            .provision(&pins)
+            .await
+            .with_context(|| format!("openclaw@{release}"))?;
+        tell!("openclaw@{release}: installed");
+    }
+    Ok(())
+}
+
+async fn run(
+    runs: Vec<PlannedRun<'_>>,
     report_dir: Option<PathBuf>,
     keep: bool,
     jobs: usize,
@@ -634,10 +961,6 @@ async fn run(
 
     let runner = Runner::new(backend);
     let progress = Progress;
-    let runs: Vec<(&Scenario, bool)> = scenarios
-        .iter()
-        .flat_map(|s| modes.iter().map(move |&control| (s, control)))
-        .collect();
     let total = runs.len();
     let jobs = jobs.clamp(1, total.max(1));
     if jobs > 1 {
@@ -645,15 +968,25 @@ async fn run(
     }
     let (runner, progress) = (&runner, &progress);
     let all = futures_util::stream::iter(runs.into_iter().enumerate())
-        .map(|(i, (scenario, control))| async move {
+        .map(|(i, planned)| async move {
+            let PlannedRun {
+                scenario,
+                openclaw,
+                control,
+            } = planned;
             let options = RunOptions {
                 control,
                 keep_run_dir: keep,
+                openclaw,
             };
             tell!(
-                "[{}/{total}] {}{}",
+                "[{}/{total}] {}{}{}",
                 i + 1,
                 scenario.name,
+                options
+                    .openclaw
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" on openclaw@{r}")),
                 if control { " (control run)" } else { "" }
             );
             let outcome = runner.run(scenario, &options, progress).await;

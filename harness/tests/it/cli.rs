@@ -152,3 +152,38 @@ fn the_self_tests_need_nothing_installed_beyond_python() {
         .collect();
     assert!(left.is_empty(), "the self-tests' set-up installed {left:?}");
 }
+
+/// A release npm does not carry is refused before anything starts, with the nearest published
+/// ones (asks the npm registry, as `scripts/setup openclaw` does).
+#[test]
+fn an_unpublished_openclaw_release_is_refused_with_the_nearest_published() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let reports = tmp.path().join("reports");
+    let out = clawchaos()
+        .args(["run", "--openclaw", "2026.7.2", "--report-dir"])
+        .arg(&reports)
+        .arg(shipped("gateway/hang.toml"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("openclaw@2026.7.2 is not published on npm; the nearest published: 2026.7.1, 2026.7.33"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was started"), "{stderr}");
+    assert!(!reports.exists(), "no report for a run that never started");
+
+    let out = clawchaos()
+        .args(["run", "--openclaw", "2026.7", "--report-dir"])
+        .arg(&reports)
+        .arg(shipped("gateway/hang.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`2026.7` is not an OpenClaw release"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
