@@ -174,10 +174,15 @@ pub async fn evaluate(
             }
             None => (false, format!("service {service} is not running")),
         },
-        ProbeKind::Exited { service, code } => match context.services.get(service) {
+        ProbeKind::Exited {
+            service,
+            code,
+            failed,
+        } => match context.services.get(service) {
             Some(s) => match s.exit.lock().ok().and_then(|e| *e) {
                 Some(exit) => {
-                    let holds = code.is_none_or(|c| exit.code == Some(c));
+                    let holds = code.is_none_or(|c| exit.code == Some(c))
+                        && (!failed || exit.code != Some(0));
                     (holds, exit.describe())
                 }
                 None => (false, format!("{service} is still running")),

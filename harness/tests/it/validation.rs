@@ -732,3 +732,68 @@ fn a_known_defect_s_versions_are_a_range_of_openclaw_releases() {
         "this scenario has no openclaw service",
     );
 }
+
+/// `VALID` with `openclaw = [..]` at the top, and a gateway when `gateway` says so.
+fn with_releases(releases: &str, gateway: bool) -> String {
+    let services = if gateway {
+        "[services.gateway]\nkind = \"openclaw\"\nprovider = { service = \"llm\" }\n\n"
+    } else {
+        ""
+    };
+    VALID.replace(
+        "name = \"ok\"\n",
+        &format!("name = \"ok\"\nopenclaw = {releases}\n"),
+    )
+    .replace("[services.llm]", &format!("{services}[services.llm]"))
+}
+
+#[test]
+fn a_scenario_pins_the_openclaw_releases_it_runs_on() {
+    let s = parse_str(
+        Path::new("ok.toml"),
+        &with_releases(r#"["2026.7.1", "2026.9.6"]"#, true),
+    )
+    .expect("valid");
+    let releases: Vec<String> = s.openclaw.iter().map(ToString::to_string).collect();
+    assert_eq!(releases, ["2026.7.1", "2026.9.6"]);
+
+    let line = 3;
+    one_problem(
+        &with_releases(r#"["2026.7.1", "2026.7"]"#, true),
+        line,
+        25,
+        "`2026.7` is not an OpenClaw release",
+    );
+    one_problem(
+        &with_releases(r#"["2026.7.1", "2026.7.1"]"#, true),
+        line,
+        25,
+        "2026.7.1 is listed twice",
+    );
+    one_problem(
+        &with_releases(r#"["2026.7.1"]"#, false),
+        line,
+        13,
+        "this scenario has no openclaw service",
+    );
+}
+
+#[test]
+fn an_exited_probe_takes_a_code_or_failed_not_both() {
+    let probe = "[probes.down]\nkind = \"exited\"\nservice = \"llm\"\n";
+    let text = VALID.replace(
+        "[steady_state]",
+        &format!("{probe}code = 1\nfailed = true\n\n[steady_state]"),
+    );
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("failed"))
+        .expect("line")
+        + 1;
+    one_problem(&text, line, 10, "not both");
+    let failed_only = VALID.replace(
+        "[steady_state]",
+        &format!("{probe}failed = true\n\n[steady_state]"),
+    );
+    parse_str(Path::new("ok.toml"), &failed_only).expect("failed alone is valid");
+}

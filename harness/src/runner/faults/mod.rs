@@ -97,7 +97,15 @@ pub async fn prepare(
             service,
             family,
             config_port,
-        } => port::squat(fault, service, *family, *config_port, scenario, topology).await,
+            answers,
+        } => {
+            let squatter = port::Squat {
+                family: *family,
+                config_port: *config_port,
+                answers: *answers,
+            };
+            port::squat(fault, service, squatter, scenario, topology).await
+        }
         FaultAction::PrivilegedPort { service } => port::privileged(service, topology),
         FaultAction::Link { .. }
         | FaultAction::Llm { .. }

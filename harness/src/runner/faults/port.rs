@@ -5,8 +5,18 @@
 
 use super::{FaultCx, Topology, TopologyError, Undo};
 use crate::backend::{BackendError, Want};
-use crate::scenario::{Family, FaultSpec, Scenario};
+use crate::scenario::{Family, FaultSpec, Scenario, SquatterAnswer};
 use crate::services::squatter::SquatterRecipe;
+
+/// How a port is squatted.
+pub(super) struct Squat {
+    /// The loopback address held.
+    pub family: Family,
+    /// The port the config file names rather than the listen port.
+    pub config_port: bool,
+    /// What the squatter answers a connection with.
+    pub answers: SquatterAnswer,
+}
 
 /// Holds a port on `family`'s loopback beside `service`, and makes `service` listen on it
 /// (or, with `config_port`, name it in its config file only). The squatter waits for the heal
@@ -14,11 +24,15 @@ use crate::services::squatter::SquatterRecipe;
 pub(super) async fn squat(
     fault: &FaultSpec,
     service: &str,
-    family: Family,
-    config_port: bool,
+    how: Squat,
     scenario: &Scenario,
     topology: &mut Topology,
 ) -> Result<(), TopologyError> {
+    let Squat {
+        family,
+        config_port,
+        answers,
+    } = how;
     let port = topology
         .host()
         .port(Want::BothFamilies)
@@ -26,6 +40,7 @@ pub(super) async fn squat(
     let recipe = SquatterRecipe {
         port,
         family,
+        answers,
         beside: service.to_string(),
     };
     let squatter = topology

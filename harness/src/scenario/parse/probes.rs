@@ -89,7 +89,7 @@ pub(super) fn read_probe(
             "interval",
             "always",
         ],
-        "exited" => &["kind", "service", "code", "interval", "always"],
+        "exited" => &["kind", "service", "code", "failed", "interval", "always"],
         "ledger" => &[
             "kind",
             "min_overdue",
@@ -219,10 +219,24 @@ pub(super) fn read_probe(
                 since_last_event: t.boolean("since_last_event").unwrap_or(false),
             }
         }
-        "exited" => ProbeKind::Exited {
-            service: service(&t)?,
-            code: t.integer("code", -255..=255).map(|c| c as i32),
-        },
+        "exited" => {
+            let code = t.integer("code", -255..=255).map(|c| c as i32);
+            let failed = t.boolean("failed").unwrap_or(false);
+            if failed
+                && code.is_some()
+                && let Some(raw) = t.raw("failed")
+            {
+                source.problem(
+                    raw.span(),
+                    "give `code` (that exit code) or `failed = true` (any code but 0, or a signal), not both",
+                );
+            }
+            ProbeKind::Exited {
+                service: service(&t)?,
+                code,
+                failed,
+            }
+        }
         "llm_journal" => {
             let s = t.req_string("service", "the mock LLM it reads")?;
             if require_service(source, &s, refs.services)

@@ -10,7 +10,7 @@ pub(super) const KINDS: &[FaultKind] = &[
         aliases: &[],
         targets: "any service",
         target_keys: &["service"],
-        params: &["family", "port"],
+        params: &["family", "port", "answers"],
         before_start: true,
         read: |t, refs| {
             let service = port_service(t, refs)?;
@@ -18,10 +18,20 @@ pub(super) const KINDS: &[FaultKind] = &[
             let config_port = t
                 .choice("port", &["listen", "config"])
                 .is_some_and(|p| p.value == "config");
+            let answers = t
+                .choice("answers", &SquatterAnswer::NAMES)
+                .map(|a| match a.value.as_str() {
+                    "404" => SquatterAnswer::NotFound,
+                    "200" => SquatterAnswer::Foreign,
+                    "drip" => SquatterAnswer::Drip,
+                    _ => SquatterAnswer::Nothing,
+                })
+                .unwrap_or_default();
             Some(FaultAction::SquatPort {
                 service: service.value,
                 family,
                 config_port,
+                answers,
             })
         },
     },
