@@ -389,6 +389,18 @@ pub struct OpenClawSpec {
     pub wait_ready: bool,
     /// Raw config overrides, deep-merged last.
     pub config: serde_json::Value,
+    /// The user's own `openclaw.json` (`config_file`), read when the scenario is: the base
+    /// the harness's settings are merged over.
+    pub config_file: Option<UserConfig>,
+}
+
+/// A user's own gateway config (`config_file = "path/to/openclaw.json"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserConfig {
+    /// The file, as found from the scenario's folder.
+    pub path: std::path::PathBuf,
+    /// Its content.
+    pub value: serde_json::Value,
 }
 
 impl Default for OpenClawSpec {
@@ -409,6 +421,7 @@ impl Default for OpenClawSpec {
             ready_within: Duration::from_secs(120),
             wait_ready: true,
             config: serde_json::Value::Object(serde_json::Map::new()),
+            config_file: None,
         }
     }
 }

@@ -53,6 +53,11 @@ impl<'s> Source<'s> {
         }
     }
 
+    /// The file being read.
+    pub fn file(&self) -> &'s Path {
+        self.file
+    }
+
     /// Records a problem at `span`.
     pub fn problem(&self, span: Range<usize>, message: impl Into<String>) {
         self.problems

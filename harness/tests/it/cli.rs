@@ -168,7 +168,9 @@ fn an_unpublished_openclaw_release_is_refused_with_the_nearest_published() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("openclaw@2026.7.2 is not published on npm; the nearest published: 2026.7.1, 2026.7.33"),
+        stderr.contains(
+            "openclaw@2026.7.2 is not published on npm; the nearest published: 2026.7.1, 2026.7.33"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("nothing was started"), "{stderr}");

@@ -740,11 +740,12 @@ fn with_releases(releases: &str, gateway: bool) -> String {
     } else {
         ""
     };
-    VALID.replace(
-        "name = \"ok\"\n",
-        &format!("name = \"ok\"\nopenclaw = {releases}\n"),
-    )
-    .replace("[services.llm]", &format!("{services}[services.llm]"))
+    VALID
+        .replace(
+            "name = \"ok\"\n",
+            &format!("name = \"ok\"\nopenclaw = {releases}\n"),
+        )
+        .replace("[services.llm]", &format!("{services}[services.llm]"))
 }
 
 #[test]
@@ -796,4 +797,64 @@ fn an_exited_probe_takes_a_code_or_failed_not_both() {
         &format!("{probe}failed = true\n\n[steady_state]"),
     );
     parse_str(Path::new("ok.toml"), &failed_only).expect("failed alone is valid");
+}
+
+/// A scenario beside an `openclaw.json` holding `config`, with a gateway that names it.
+fn with_config_file(dir: &Path, config: &str) -> (std::path::PathBuf, String) {
+    std::fs::write(dir.join("openclaw.json"), config).expect("config file");
+    let text = VALID.replace(
+        "[services.llm]",
+        "[services.gateway]\nkind = \"openclaw\"\nprovider = { service = \"llm\" }\nconfig_file = \"openclaw.json\"\n\n[services.llm]",
+    );
+    (dir.join("s.toml"), text)
+}
+
+#[test]
+fn a_user_s_own_config_file_is_read_from_the_scenario_s_folder_and_checked() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (file, text) = with_config_file(tmp.path(), r#"{"session": {"idleMinutes": 5}}"#);
+    let s = parse_str(&file, &text).expect("valid");
+    let gateway = match &s.services["gateway"].kind {
+        clawchaos::scenario::ServiceKind::OpenClaw(spec) => spec.clone(),
+        other => panic!("not a gateway: {other:?}"),
+    };
+    let user = gateway.config_file.expect("read");
+    assert_eq!(user.value["session"]["idleMinutes"], 5);
+
+    let problem = |config: &str| {
+        let (file, text) = with_config_file(tmp.path(), config);
+        let found = match parse_str(&file, &text) {
+            Ok(_) => panic!("{config} accepted"),
+            Err(clawchaos::scenario::ScenarioError::Invalid(problems)) => problems,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("config_file"))
+            .expect("line")
+            + 1;
+        assert_eq!((found[0].line, found[0].column), (line, 15));
+        found[0].message.clone()
+    };
+    let owned = problem(
+        r#"{"gateway": {"port": 18789, "auth": {"token": "x"}}, "agents": {"defaults": {"model": "openai/gpt"}}}"#,
+    );
+    assert!(
+        owned.contains("`gateway.port` (the scenario's `port` or `port_from`), `gateway.auth` (the scenario's `token`)")
+            && owned.contains("`agents.defaults.model` (the scenario's `models` and `fallbacks`)"),
+        "{owned}"
+    );
+    let broken = problem("{\"gateway\": {\n  \"bind\": }\n}");
+    assert!(
+        broken.contains("openclaw.json:2:11: not a JSON object of OpenClaw settings"),
+        "{broken}"
+    );
+    assert!(problem("[1, 2]").contains("not a JSON object"));
+    std::fs::remove_file(tmp.path().join("openclaw.json")).expect("removed");
+    let missing = parse_str(&file, &text).expect_err("no file");
+    assert!(
+        missing.to_string().contains("cannot read the config file"),
+        "{missing}"
+    );
 }

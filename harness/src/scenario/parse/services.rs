@@ -48,6 +48,7 @@ pub(super) const OPENCLAW_KEYS: &[&str] = &[
     "ready_within",
     "wait_ready",
     "config",
+    "config_file",
 ];
 
 pub(super) fn read_service(
@@ -166,6 +167,7 @@ pub(super) fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
             .map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>())
     };
     let provider = read_target_table(t, "provider", "the mock LLM");
+    let provider_given = t.has("provider");
     let config = t
         .raw("config")
         .and_then(|v| to_json(t.source(), v))
@@ -200,7 +202,96 @@ pub(super) fn read_openclaw(t: &Table<'_, '_, '_>) -> OpenClawSpec {
             .map_or(defaults.ready_within, |d| d.value),
         wait_ready: t.boolean("wait_ready").unwrap_or(true),
         config,
+        config_file: read_config_file(t, provider_given),
     }
+}
+
+/// What a user's own config may not set, because the harness must, each with the scenario key
+/// that says it instead. (`agents.defaults.model` only with a provider: the harness's.)
+pub const HARNESS_OWNS: &[(&str, &str)] = &[
+    ("/gateway/port", "`port` or `port_from`"),
+    ("/gateway/bind", "`bind`"),
+    ("/gateway/auth", "`token`"),
+    ("/gateway/mode", "nothing: a test gateway runs `local`"),
+    (
+        "/logging/file",
+        "nothing: the log is kept in the run folder",
+    ),
+    (
+        "/models/providers/mock",
+        "`provider`, `models`, `timeout_seconds`",
+    ),
+];
+
+/// `config_file = "openclaw.json"`: the user's own config, from the scenario's folder, read and
+/// checked now so that `clawchaos validate` finds its problems.
+fn read_config_file(t: &Table<'_, '_, '_>, provider_given: bool) -> Option<UserConfig> {
+    let named = t.string("config_file")?;
+    let source = t.source();
+    let path = source
+        .file()
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join(&named.value);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            source.problem(
+                named.span.clone(),
+                format!("cannot read the config file {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(e) => {
+            let place = format!(" at line {} column {}", e.line(), e.column());
+            let why = e.to_string();
+            source.problem(
+                named.span.clone(),
+                format!(
+                    "{}:{}:{}: not a JSON object of OpenClaw settings: {}",
+                    path.display(),
+                    e.line(),
+                    e.column(),
+                    why.strip_suffix(&place).unwrap_or(&why)
+                ),
+            );
+            return None;
+        }
+    };
+    if !value.is_object() {
+        source.problem(
+            named.span.clone(),
+            format!("{}: not a JSON object of OpenClaw settings", path.display()),
+        );
+        return None;
+    }
+    let model = ("/agents/defaults/model", "`models` and `fallbacks`");
+    let owned = HARNESS_OWNS
+        .iter()
+        .chain(provider_given.then_some(&model))
+        .filter(|(pointer, _)| value.pointer(pointer).is_some())
+        .map(|(pointer, instead)| {
+            format!(
+                "`{}` (the scenario's {instead})",
+                pointer.trim_start_matches('/').replace('/', ".")
+            )
+        })
+        .collect::<Vec<_>>();
+    if !owned.is_empty() {
+        source.problem(
+            named.span.clone(),
+            format!(
+                "{} sets what the harness sets for every test gateway: {}; take it out of the file",
+                path.display(),
+                owned.join(", ")
+            ),
+        );
+        return None;
+    }
+    Some(UserConfig { path, value })
 }
 
 /// `KEY = { link = "NAME" }` or `KEY = { service = "NAME" }`: where a service reaches another.

@@ -46,6 +46,11 @@ pub const PROVIDER_ID: &str = "mock";
 /// A setting a release does not know yet is left out on it (see [`SINCE`]): a gateway refuses
 /// a config with a key it does not know.
 ///
+/// Layers, each merged over the one before: those start-up settings; the user's own file
+/// (`config_file`, which may change them); what the harness must set (port, bind, auth, the
+/// provider and its models: the file may not name those, validation says so); the scenario's
+/// `config`.
+///
 /// No "stateful" top-level key (`cron`, `channels`, `session`, ...) is written: one of those
 /// makes a fresh state dir run the legacy-state migrations, 2.8 s more.
 pub fn render(
@@ -55,6 +60,20 @@ pub fn render(
     control_ui_root: Option<&std::path::Path>,
     release: Option<&Version>,
 ) -> Value {
+    let mut config = json!({
+        "agents": { "defaults": { "heartbeat": { "every": "0m" } } },
+        "plugins": { "enabled": false },
+        "update": { "checkOnStart": false },
+    });
+    if knows(release, "models.catalogRefresh") {
+        config["models"] = json!({ "catalogRefresh": { "enabled": false } });
+    }
+    if let Some(root) = control_ui_root {
+        config["gateway"] = json!({ "controlUi": { "root": root.display().to_string() } });
+    }
+    if let Some(user) = &spec.config_file {
+        crate::services::merge_json(&mut config, &user.value);
+    }
     let mut gateway = json!({
         "mode": "local",
         "bind": spec.bind,
@@ -65,18 +84,7 @@ pub fn render(
     if !spec.allowed_origins.is_empty() {
         gateway["controlUi"] = json!({ "allowedOrigins": spec.allowed_origins });
     }
-    if let Some(root) = control_ui_root {
-        gateway["controlUi"]["root"] = json!(root.display().to_string());
-    }
-    let mut config = json!({
-        "gateway": gateway,
-        "agents": { "defaults": { "heartbeat": { "every": "0m" } } },
-        "plugins": { "enabled": false },
-        "update": { "checkOnStart": false },
-    });
-    if knows(release, "models.catalogRefresh") {
-        config["models"] = json!({ "catalogRefresh": { "enabled": false } });
-    }
+    crate::services::merge_json(&mut config, &json!({ "gateway": gateway }));
     if let Some(base_url) = provider_base_url {
         let models: Vec<Value> = spec
             .models
@@ -164,6 +172,41 @@ mod tests {
         let c = render(&OpenClawSpec::default(), 1, None, None, None);
         assert!(c["models"].get("providers").is_none());
         assert!(c["agents"]["defaults"].get("model").is_none());
+    }
+
+    #[test]
+    fn a_user_s_file_is_merged_under_what_the_harness_sets_and_over_its_defaults() {
+        let spec = OpenClawSpec {
+            config_file: Some(crate::scenario::UserConfig {
+                path: "openclaw.json".into(),
+                value: json!({
+                    "plugins": { "enabled": true },
+                    "gateway": { "controlUi": { "enabled": false } },
+                    "session": { "idleMinutes": 5 },
+                }),
+            }),
+            config: json!({ "session": { "idleMinutes": 7 } }),
+            ..OpenClawSpec::default()
+        };
+        let c = render(&spec, 4242, Some("http://127.0.0.1:9/v1"), None, None);
+        assert_eq!(
+            c["plugins"]["enabled"], true,
+            "the user's file wins over defaults"
+        );
+        assert_eq!(c["gateway"]["controlUi"]["enabled"], false);
+        assert_eq!(
+            c["gateway"]["port"], 4242,
+            "the harness's settings are kept"
+        );
+        assert_eq!(c["gateway"]["auth"]["token"], spec.token);
+        assert_eq!(
+            c["models"]["providers"]["mock"]["baseUrl"],
+            "http://127.0.0.1:9/v1"
+        );
+        assert_eq!(
+            c["session"]["idleMinutes"], 7,
+            "the scenario's config is last"
+        );
     }
 
     #[test]
