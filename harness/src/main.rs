@@ -1018,6 +1018,22 @@ fn write_and_summarise(outcomes: &[ScenarioOutcome], dir: &Path) -> anyhow::Resu
     for path in written {
         let _ = writeln!(stdout, "report: {}", path.display());
     }
+    // Each failed run's page, to attach to its bug report; the folder has every run's.
+    for failed in outcomes.iter().filter(|o| !o.passed) {
+        let _ = writeln!(
+            stdout,
+            "timeline of {}: {}",
+            display_name(failed),
+            report::timeline_path(dir, failed).display()
+        );
+    }
+    if outcomes.iter().any(|o| o.skipped.is_none()) {
+        let _ = writeln!(
+            stdout,
+            "timelines (one page per run): {}",
+            dir.join(report::TIMELINES).display()
+        );
+    }
     Ok(if outcomes.iter().all(|o| o.passed) {
         ExitCode::SUCCESS
     } else {

@@ -84,6 +84,16 @@ mod tests {
         });
         outcomes[0].cut_short = Some(String::new());
         outcomes[0].openclaw = Some("2026.9.6".into());
+        outcomes[0].probes.push(crate::runner::ProbeTrace {
+            probe: "up".into(),
+            stretches: vec![crate::runner::Stretch {
+                from: std::time::Duration::ZERO,
+                to: std::time::Duration::from_millis(5),
+                holds: true,
+                evaluations: 1,
+                detail: String::new(),
+            }],
+        });
         outcomes[0].services.push(crate::runner::ServiceStart {
             name: "gateway".into(),
             kind: "openclaw".into(),

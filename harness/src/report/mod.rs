@@ -5,6 +5,7 @@ mod json;
 mod junit;
 pub mod merge;
 mod table;
+pub mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -14,14 +15,28 @@ pub use table::{Matrix, summary_table};
 
 use crate::runner::ScenarioOutcome;
 
-/// Writes `report.json` and `junit.xml` into `dir` (created if needed); returns their paths.
+/// Writes `report.json` and `junit.xml` into `dir` (created if needed), and each run's
+/// timeline page into `dir/timelines/` (but a skipped run's); returns the two reports' paths.
 pub fn write_reports(outcomes: &[ScenarioOutcome], dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let json_path = dir.join("report.json");
     std::fs::write(&json_path, to_json(outcomes)?)?;
     let junit_path = dir.join("junit.xml");
     std::fs::write(&junit_path, to_junit(outcomes))?;
+    for outcome in outcomes.iter().filter(|o| o.skipped.is_none()) {
+        let path = timeline_path(dir, outcome);
+        std::fs::create_dir_all(dir.join(TIMELINES))?;
+        std::fs::write(&path, timeline::to_html(outcome))?;
+    }
     Ok(vec![json_path, junit_path])
+}
+
+/// The folder of the timeline pages, in a report folder.
+pub const TIMELINES: &str = "timelines";
+
+/// Where `write_reports` puts `outcome`'s timeline page.
+pub fn timeline_path(dir: &Path, outcome: &ScenarioOutcome) -> PathBuf {
+    dir.join(TIMELINES).join(timeline::file_name(outcome))
 }
 
 /// A scenario's display name: `name`, or `name (control)` for a control run.
@@ -139,6 +154,7 @@ pub(crate) mod fixtures {
             tier: crate::scenario::Tier::Ci,
             known_defect: None,
             openclaw: None,
+            probes: vec![],
         };
         let control = ScenarioOutcome {
             control: true,

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 pub use interrupt::unless_interrupted;
 pub use outcome::{
-    ExpectationOutcome, FaultOutcome, KnownDefectSeen, Phases, ScenarioOutcome, ServiceStart,
-    Verdict,
+    ExpectationOutcome, FaultOutcome, KnownDefectSeen, Phases, ProbeTrace, ScenarioOutcome,
+    ServiceStart, Stretch, Verdict,
 };
 
 use crate::backend::Backend;
@@ -106,6 +106,7 @@ impl Runner {
             tier: scenario.tier,
             known_defect: None,
             openclaw: options.openclaw.as_ref().map(ToString::to_string),
+            probes: Vec::new(),
         };
         let unsupported = scenario
             .unsupported

@@ -40,6 +40,69 @@ pub struct ExpectationOutcome {
     pub detail: String,
 }
 
+/// What one probe saw over a run, as stretches of one result (for the timeline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeTrace {
+    /// The probe.
+    pub probe: String,
+    /// Its stretches, in time order.
+    pub stretches: Vec<Stretch>,
+}
+
+/// Consecutive evaluations of a probe with one result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stretch {
+    /// From the run's start to the first evaluation's start.
+    #[serde(with = "ms")]
+    pub from: Duration,
+    /// From the run's start to the last evaluation's end.
+    #[serde(with = "ms")]
+    pub to: Duration,
+    /// Whether the probe held.
+    pub holds: bool,
+    /// How many evaluations.
+    pub evaluations: u32,
+    /// What the first of them saw.
+    pub detail: String,
+}
+
+impl ProbeTrace {
+    /// At most this many stretches are kept per probe (a flapping probe's last ones are
+    /// joined into the one before).
+    pub const MAX_STRETCHES: usize = 300;
+
+    /// The trace of `observations` (in time order), times from `run_started`.
+    pub fn of(
+        probe: &str,
+        observations: &[crate::probe::Observation],
+        run_started: std::time::Instant,
+    ) -> Self {
+        let mut stretches: Vec<Stretch> = Vec::new();
+        for o in observations {
+            let from = o.started.saturating_duration_since(run_started);
+            let to = o.finished.saturating_duration_since(run_started);
+            let full = stretches.len() >= Self::MAX_STRETCHES;
+            match stretches.last_mut() {
+                Some(last) if last.holds == o.holds || full => {
+                    last.to = to;
+                    last.evaluations += 1;
+                }
+                _ => stretches.push(Stretch {
+                    from,
+                    to,
+                    holds: o.holds,
+                    evaluations: 1,
+                    detail: o.detail.clone(),
+                }),
+            }
+        }
+        Self {
+            probe: probe.to_string(),
+            stretches,
+        }
+    }
+}
+
 /// What happened to one fault.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultOutcome {
@@ -150,6 +213,9 @@ pub struct ScenarioOutcome {
     /// one installed (its version is the gateway's in `services`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openclaw: Option<String>,
+    /// What each probe saw, as stretches of one result (the timeline's lanes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeTrace>,
 }
 
 /// What a run of a scenario with `[known_defect]` saw of the defect.
@@ -285,5 +351,69 @@ mod opt_ms {
             .map(|millis| Duration::try_from_secs_f64(millis / 1000.0))
             .transpose()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn seen(start: Instant, at_ms: u64, holds: bool) -> crate::probe::Observation {
+        crate::probe::Observation {
+            started: start + Duration::from_millis(at_ms),
+            finished: start + Duration::from_millis(at_ms + 10),
+            holds,
+            detail: format!("at {at_ms}"),
+        }
+    }
+
+    #[test]
+    fn a_probe_trace_joins_evaluations_with_one_result() {
+        let start = Instant::now();
+        let observations: Vec<_> = [
+            (0, true),
+            (100, true),
+            (200, false),
+            (300, false),
+            (400, true),
+        ]
+        .into_iter()
+        .map(|(at, holds)| seen(start, at, holds))
+        .collect();
+        let trace = ProbeTrace::of("up", &observations, start);
+        let summary: Vec<(u128, u128, bool, u32, &str)> = trace
+            .stretches
+            .iter()
+            .map(|s| {
+                (
+                    s.from.as_millis(),
+                    s.to.as_millis(),
+                    s.holds,
+                    s.evaluations,
+                    s.detail.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, 110, true, 2, "at 0"),
+                (200, 310, false, 2, "at 200"),
+                (400, 410, true, 1, "at 400")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_flapping_probe_keeps_at_most_the_cap_of_stretches() {
+        let start = Instant::now();
+        let observations: Vec<_> = (0..1000).map(|i| seen(start, i * 10, i % 2 == 0)).collect();
+        let trace = ProbeTrace::of("flaps", &observations, start);
+        assert_eq!(trace.stretches.len(), ProbeTrace::MAX_STRETCHES);
+        let evaluations: u32 = trace.stretches.iter().map(|s| s.evaluations).sum();
+        assert_eq!(evaluations, 1000, "every evaluation is counted");
+        let last = trace.stretches.last().expect("a stretch");
+        assert_eq!(last.to, Duration::from_millis(9990 + 10));
     }
 }

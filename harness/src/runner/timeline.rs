@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::faults::{self, FaultCx, FaultError, Undo};
-use super::outcome::{ExpectationOutcome, FaultOutcome, ScenarioOutcome, Verdict};
+use super::outcome::{ExpectationOutcome, FaultOutcome, ProbeTrace, ScenarioOutcome, Verdict};
 use super::topology::Topology;
 use super::{clock, verdict};
 use crate::observer::{Observer, RunEvent, RunName};
@@ -575,6 +575,14 @@ impl<'s> Timeline<'s> {
 
     /// Writes the results into `outcome`.
     pub(super) fn fill(&self, outcome: &mut ScenarioOutcome) {
+        outcome.probes = self
+            .pollers
+            .iter()
+            .map(|(name, poller)| {
+                ProbeTrace::of(name, &poller.history.snapshot(), self.run_started)
+            })
+            .filter(|trace| !trace.stretches.is_empty())
+            .collect();
         outcome.steady_after = self
             .steady_at
             .map(|t| t.saturating_duration_since(self.run_started));
