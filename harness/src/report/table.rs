@@ -90,7 +90,7 @@ impl Matrix {
         });
         releases.dedup();
         let mut rows: Vec<(String, Vec<Option<&'static str>>)> = Vec::new();
-        for o in outcomes {
+        for o in outcomes.iter().filter(|o| o.openclaw.is_some()) {
             let name = if o.control {
                 format!("{} (control)", o.name)
             } else {

@@ -201,7 +201,9 @@ const SCRIPT: &str = r#"
       const mark = (cls, at, short, what) => {
         const m = el('g', { class: 'mark ' + cls }, g);
         el('line', { x1: x(at), x2: x(at), y1: TOP - 4, y2: height - 14 }, m);
-        el('text', { x: x(at) + 3, y: height - 2 }, m, short);
+        const right = x(at) > WIDTH - 120;
+        el('text', { x: right ? x(at) - 3 : x(at) + 3, y: height - 2,
+          'text-anchor': right ? 'end' : 'start' }, m, short);
         el('title', {}, m, what);
       };
       if (f.ttd !== null) mark('ttd', f.from + f.ttd, 'TTD ' + secs(f.ttd),

@@ -62,6 +62,8 @@ pub(super) struct Timeline<'s> {
     ledger_counts: Option<crate::ledger::Counts>,
     /// In a control run that ended once its verdict was in: what it left out.
     cut_short: Option<String>,
+    /// The probes' traces, kept when polling stops.
+    traces: Vec<ProbeTrace>,
 }
 
 impl<'s> Timeline<'s> {
@@ -130,6 +132,7 @@ impl<'s> Timeline<'s> {
             ledger_outcomes: Vec::new(),
             ledger_counts: None,
             cut_short: None,
+            traces: Vec::new(),
         }
     }
 
@@ -146,7 +149,19 @@ impl<'s> Timeline<'s> {
 
     /// Stops every poller.
     pub(super) fn stop_polling(&mut self) -> BTreeMap<String, Poller> {
+        self.traces = self.probe_traces();
         std::mem::take(&mut self.pollers)
+    }
+
+    /// What each probe saw so far, as stretches of one result.
+    fn probe_traces(&self) -> Vec<ProbeTrace> {
+        self.pollers
+            .iter()
+            .map(|(name, poller)| {
+                ProbeTrace::of(name, &poller.history.snapshot(), self.run_started)
+            })
+            .filter(|trace| !trace.stretches.is_empty())
+            .collect()
     }
 
     /// Stops what faults that were never healed still hold (a squatter), before teardown.
@@ -575,14 +590,11 @@ impl<'s> Timeline<'s> {
 
     /// Writes the results into `outcome`.
     pub(super) fn fill(&self, outcome: &mut ScenarioOutcome) {
-        outcome.probes = self
-            .pollers
-            .iter()
-            .map(|(name, poller)| {
-                ProbeTrace::of(name, &poller.history.snapshot(), self.run_started)
-            })
-            .filter(|trace| !trace.stretches.is_empty())
-            .collect();
+        outcome.probes = if self.pollers.is_empty() {
+            self.traces.clone()
+        } else {
+            self.probe_traces()
+        };
         outcome.steady_after = self
             .steady_at
             .map(|t| t.saturating_duration_since(self.run_started));
