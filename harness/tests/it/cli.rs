@@ -189,3 +189,35 @@ fn an_unpublished_openclaw_release_is_refused_with_the_nearest_published() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Bisect refuses what it cannot search before running anything: a scenario without a
+/// gateway, the same release at both ends, a release npm does not carry.
+#[test]
+fn bisect_refuses_what_it_cannot_search_and_starts_nothing() {
+    let bisect = |file: &str, good: &str, bad: &str| {
+        let out = clawchaos()
+            .args(["bisect", &shipped(file), "--good", good, "--bad", bad])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "nothing was run");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let no_gateway = bisect("selftest/llm-latency-detected.toml", "2026.9.6", "2026.7.1");
+    assert!(
+        no_gateway.contains("this scenario has no openclaw service"),
+        "{no_gateway}"
+    );
+    let same = bisect("gateway/hang.toml", "2026.9.6", "2026.9.6");
+    assert!(same.contains("--good and --bad are both 2026.9.6"), "{same}");
+    let unpublished = bisect("gateway/hang.toml", "2026.9.6", "2026.7.2");
+    assert!(
+        unpublished.contains("openclaw@2026.7.2 is not published on npm"),
+        "{unpublished}"
+    );
+}
