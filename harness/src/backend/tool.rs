@@ -39,21 +39,33 @@ pub enum ToolError {
 
 /// A service's command-line tool.
 pub trait Tool: Send + Sync {
+    /// Runs the tool with `args` and `env` on top of its own environment, killing it after
+    /// `timeout`.
+    fn run_with<'a>(
+        &'a self,
+        args: &'a [String],
+        env: &'a [(String, String)],
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+
     /// Runs the tool with `args`, killing it after `timeout`.
     fn run<'a>(
         &'a self,
         args: &'a [String],
         timeout: Duration,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+        self.run_with(args, &[], timeout)
+    }
 }
 
 /// A tool run as a local program, with the environment that points it at the instance.
 pub(super) struct LocalTool(pub CliCommand);
 
 impl Tool for LocalTool {
-    fn run<'a>(
+    fn run_with<'a>(
         &'a self,
         args: &'a [String],
+        env: &'a [(String, String)],
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
         Box::pin(async move {
@@ -68,7 +80,7 @@ impl Tool for LocalTool {
             command
                 .args(lead)
                 .args(args)
-                .envs(self.0.env.iter().cloned())
+                .envs(self.0.env.iter().chain(env).cloned())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

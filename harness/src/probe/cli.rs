@@ -1,11 +1,16 @@
 //! The command-line probe: runs the service's own tool (e.g. `openclaw models status --json`)
-//! against the running instance and checks its exit code and output.
+//! against the running instance, straight or through a link (`OPENCLAW_GATEWAY_URL` naming the
+//! link's proxy), and checks its exit code and output.
 
 use super::ms;
 use crate::backend::{Tool, ToolError};
 use crate::scenario::ProbeKind;
 
-pub(super) async fn evaluate(kind: &ProbeKind, tool: &dyn Tool) -> (bool, String) {
+pub(super) async fn evaluate(
+    kind: &ProbeKind,
+    tool: &dyn Tool,
+    through: Option<std::net::SocketAddr>,
+) -> (bool, String) {
     let ProbeKind::Cli {
         args,
         timeout,
@@ -17,7 +22,11 @@ pub(super) async fn evaluate(kind: &ProbeKind, tool: &dyn Tool) -> (bool, String
     else {
         return (false, "not a cli probe".to_string());
     };
-    let result = match tool.run(args, *timeout).await {
+    let env: Vec<(String, String)> = through
+        .map(|addr| ("OPENCLAW_GATEWAY_URL".to_string(), format!("ws://{addr}")))
+        .into_iter()
+        .collect();
+    let result = match tool.run_with(args, &env, *timeout).await {
         Ok(out) => out,
         Err(ToolError::Timeout(_)) => {
             return (

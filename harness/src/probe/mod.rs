@@ -204,9 +204,18 @@ pub async fn evaluate(
             None => (false, "the scenario has no [ledger]".to_string()),
         },
         ProbeKind::GatewayConnect { .. } => gateway_connect::evaluate(&probe.kind, context).await,
-        ProbeKind::Cli { service, .. } => {
+        ProbeKind::Cli { service, via, .. } => {
+            let through = match via {
+                Some(link) => match context.links.get(link) {
+                    Some(addr) => Some(*addr),
+                    None => {
+                        return observation(started, false, format!("link {link} has no proxy"));
+                    }
+                },
+                None => None,
+            };
             match context.services.get(service).and_then(|s| s.tool.clone()) {
-                Some(tool) => cli::evaluate(&probe.kind, tool.as_ref()).await,
+                Some(tool) => cli::evaluate(&probe.kind, tool.as_ref(), through).await,
                 None => (false, format!("{service} has no command-line tool")),
             }
         }

@@ -597,6 +597,9 @@ pub enum ProbeKind {
     Cli {
         /// The service.
         service: String,
+        /// The link it reaches the service's gateway through (`OPENCLAW_GATEWAY_URL` set to
+        /// the link's address), instead of straight.
+        via: Option<String>,
         /// Arguments.
         args: Vec<String>,
         /// Time allowed.

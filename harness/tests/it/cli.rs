@@ -214,7 +214,10 @@ fn bisect_refuses_what_it_cannot_search_and_starts_nothing() {
         "{no_gateway}"
     );
     let same = bisect("gateway/hang.toml", "2026.9.6", "2026.9.6");
-    assert!(same.contains("--good and --bad are both 2026.9.6"), "{same}");
+    assert!(
+        same.contains("--good and --bad are both 2026.9.6"),
+        "{same}"
+    );
     let unpublished = bisect("gateway/hang.toml", "2026.9.6", "2026.7.2");
     assert!(
         unpublished.contains("openclaw@2026.7.2 is not published on npm"),

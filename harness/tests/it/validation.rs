@@ -858,3 +858,33 @@ fn a_user_s_own_config_file_is_read_from_the_scenario_s_folder_and_checked() {
         "{missing}"
     );
 }
+
+#[test]
+fn a_cli_probe_reaches_its_gateway_only_through_a_link_to_it() {
+    let cli = |link: &str| {
+        VALID
+            .replace(
+                "[services.llm]",
+                "[services.gateway]\nkind = \"openclaw\"\nprovider = { service = \"llm\" }\n\n[links.gw]\nto = \"gateway\"\n\n[services.llm]",
+            )
+            .replace(
+                "[steady_state]",
+                &format!(
+                    "[probes.status]\nkind = \"cli\"\nservice = \"gateway\"\nlink = \"{link}\"\nargs = [\"health\"]\n\n[steady_state]"
+                ),
+            )
+    };
+    let s = parse_str(Path::new("ok.toml"), &cli("gw")).expect("valid");
+    assert!(matches!(
+        &s.probes["status"].kind,
+        clawchaos::scenario::ProbeKind::Cli { via: Some(link), .. } if link == "gw"
+    ));
+    let text = cli("llm");
+    // The probe's `link`, two lines under its kind.
+    let line = text
+        .lines()
+        .position(|l| l == "kind = \"cli\"")
+        .expect("line")
+        + 3;
+    one_problem(&text, line, 8, "link \"llm\" leads to llm, not to gateway");
+}

@@ -38,9 +38,10 @@ fn bounded(command: &[String], args: &[String], timeout: Duration) -> Vec<String
 }
 
 impl Tool for ExecTool {
-    fn run<'a>(
+    fn run_with<'a>(
         &'a self,
         args: &'a [String],
+        extra_env: &'a [(String, String)],
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
         Box::pin(async move {
@@ -54,6 +55,7 @@ impl Tool for ExecTool {
                 .command
                 .env
                 .iter()
+                .chain(extra_env)
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             let exec = self

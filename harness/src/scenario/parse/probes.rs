@@ -123,6 +123,7 @@ pub(super) fn read_probe(
         "cli" => &[
             "kind",
             "service",
+            "link",
             "args",
             "timeout",
             "exit_code",
@@ -278,8 +279,30 @@ pub(super) fn read_probe(
                         None
                     }
                 });
+            let via = t.string("link").and_then(|link| {
+                let leads_to = refs.links.get(&link.value).map(|l| l.to.clone());
+                match (&service, leads_to) {
+                    (Some(s), Some(to)) if *s == to => Some(link.value),
+                    (_, None) => {
+                        require_link(source, &link, refs.links);
+                        None
+                    }
+                    (Some(s), Some(to)) => {
+                        source.problem(
+                            link.span.clone(),
+                            format!(
+                                "link \"{}\" leads to {to}, not to {s}: a cli probe reaches its own service's gateway through it",
+                                link.value
+                            ),
+                        );
+                        None
+                    }
+                    (None, Some(_)) => None,
+                }
+            });
             ProbeKind::Cli {
                 service: service?,
+                via,
                 args: t
                     .strings("args")
                     .map(|v| v.into_iter().map(|s| s.value).collect())
