@@ -44,6 +44,18 @@ pub(super) async fn evaluate(
         code.map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
         ms(result.took)
     );
+    // What it said when it failed: its first line naming an error, else its last line,
+    // shortened.
+    let said = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("rror") || l.contains("failed"))
+            .or_else(|| text.lines().rfind(|l| !l.trim().is_empty()))
+            .map(str::to_string)
+    };
+    if !holds && let Some(last) = said(stderr).or_else(|| said(stdout)) {
+        let last: String = last.trim().chars().take(200).collect();
+        detail.push_str(&format!(": {last}"));
+    }
     if let Some((pointer, expected)) = json {
         let (matches, seen) = super::json_pointer_check(stdout.trim(), pointer, expected);
         holds &= matches;

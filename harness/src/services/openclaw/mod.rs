@@ -167,9 +167,15 @@ fn prepare(
             cache.display().to_string(),
         ));
     }
+    // The token too: a CLI pointed elsewhere (`OPENCLAW_GATEWAY_URL`, a `cli` probe through a
+    // link) does not reuse the config's credentials.
     let cli = install.tool.clone().map(|command| CliCommand {
         command,
-        env: env.clone(),
+        env: env
+            .iter()
+            .cloned()
+            .chain([("OPENCLAW_GATEWAY_TOKEN".to_string(), spec.token.clone())])
+            .collect(),
     });
     if spec.port_from == PortSource::Env {
         env.push(("OPENCLAW_GATEWAY_PORT".to_string(), port.to_string()));
