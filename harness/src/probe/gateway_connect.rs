@@ -46,22 +46,26 @@ pub(super) async fn evaluate(kind: &ProbeKind, context: &ProbeContext) -> (bool,
         outcome,
         error,
         timeout,
+        clock_offset_secs,
     } = kind
     else {
         return (false, "not a gateway_connect probe".to_string());
+    };
+    let signer = Signer {
+        origin: origin.as_deref(),
+        token,
+        client,
+        clock_offset_ms: clock_offset_secs.saturating_mul(1000),
     };
     let addr = match context.target_addr(target, *family) {
         Ok(a) => a,
         Err(e) => return (false, e),
     };
     let url = format!("ws://{addr}{path}");
-    let answer =
-        match tokio::time::timeout(*timeout, handshake(&url, origin.as_deref(), token, client))
-            .await
-        {
-            Ok(answer) => answer,
-            Err(_) => Answer::Failed(format!("no answer within {}", ms(*timeout))),
-        };
+    let answer = match tokio::time::timeout(*timeout, handshake(&url, &signer)).await {
+        Ok(answer) => answer,
+        Err(_) => Answer::Failed(format!("no answer within {}", ms(*timeout))),
+    };
     judge(*outcome, error.as_ref(), &answer)
 }
 
@@ -158,12 +162,16 @@ fn connect_request(
     })
 }
 
-async fn handshake(
-    url: &str,
-    origin: Option<&str>,
-    token: &str,
-    client: &(String, String),
-) -> Answer {
+/// Who the probe says it is in the handshake, and how far its clock is off the gateway's.
+struct Signer<'a> {
+    origin: Option<&'a str>,
+    token: &'a str,
+    client: &'a (String, String),
+    clock_offset_ms: i64,
+}
+
+async fn handshake(url: &str, signer: &Signer<'_>) -> Answer {
+    let origin = signer.origin;
     let mut request = match url.into_client_request() {
         Ok(r) => r,
         Err(e) => return Answer::Failed(format!("bad url {url}: {e}")),
@@ -186,16 +194,14 @@ async fn handshake(
         }
         Err(e) => return Answer::Failed(e.to_string()),
     };
-    let answer = converse(&mut socket, origin, token, client).await;
+    let answer = converse(&mut socket, signer).await;
     let _ = socket.close(None).await;
     answer
 }
 
 async fn converse<S>(
     socket: &mut tokio_tungstenite::WebSocketStream<S>,
-    origin: Option<&str>,
-    token: &str,
-    client: &(String, String),
+    signer: &Signer<'_>,
 ) -> Answer
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -226,8 +232,10 @@ where
             ) else {
                 return Answer::Failed(format!("a challenge without nonce or ts: {text}"));
             };
-            let key = device_key(origin, &client.0);
-            let request = connect_request(&key, token, client, nonce, ts);
+            let key = device_key(signer.origin, &signer.client.0);
+            // The client's clock: the gateway's, shifted by the probe's offset.
+            let signed_at = ts.saturating_add_signed(signer.clock_offset_ms);
+            let request = connect_request(&key, signer.token, signer.client, nonce, signed_at);
             if let Err(e) = socket.send(Message::text(request.to_string())).await {
                 return Answer::Failed(format!("cannot send connect: {e}"));
             }

@@ -591,6 +591,9 @@ pub enum ProbeKind {
         error: Option<regex::Regex>,
         /// Time allowed for the whole handshake.
         timeout: Duration,
+        /// How far the probe's clock is off the gateway's, in seconds (negative: behind): the
+        /// device signature's `signedAt` is the challenge's time plus this (`clock_offset`).
+        clock_offset_secs: i64,
     },
     /// The service's own command-line tool (for OpenClaw: `openclaw ARGS`), pointed at the
     /// running instance.

@@ -888,3 +888,36 @@ fn a_cli_probe_reaches_its_gateway_only_through_a_link_to_it() {
         + 3;
     one_problem(&text, line, 8, "link \"llm\" leads to llm, not to gateway");
 }
+
+#[test]
+fn a_gateway_connect_probe_can_sign_with_a_clock_off_the_gateway_s() {
+    let with_offset = |offset: &str| {
+        VALID
+            .replace(
+                "[services.llm]",
+                "[services.gateway]\nkind = \"openclaw\"\nprovider = { service = \"llm\" }\n\n[services.llm]",
+            )
+            .replace(
+                "[steady_state]",
+                &format!(
+                    "[probes.connect]\nkind = \"gateway_connect\"\nservice = \"gateway\"\noutcome = \"refused\"\n{offset}\n[steady_state]"
+                ),
+            )
+    };
+    let offset_of = |text: &str| match &parse_str(Path::new("ok.toml"), text).expect("valid").probes
+        ["connect"]
+        .kind
+    {
+        clawchaos::scenario::ProbeKind::GatewayConnect {
+            clock_offset_secs, ..
+        } => *clock_offset_secs,
+        other => panic!("not a gateway_connect probe: {other:?}"),
+    };
+    assert_eq!(offset_of(&with_offset("clock_offset = \"-5m\"\n")), -300);
+    assert_eq!(offset_of(&with_offset("clock_offset = \"+2m 30s\"\n")), 150);
+    assert_eq!(
+        offset_of(&with_offset("")),
+        0,
+        "the gateway's own time by default"
+    );
+}

@@ -117,6 +117,7 @@ pub(super) fn read_probe(
             "outcome",
             "error",
             "timeout",
+            "clock_offset",
             "interval",
             "always",
         ],
@@ -430,5 +431,6 @@ fn read_gateway_connect(t: &Table<'_, '_, '_>, refs: &Refs<'_>) -> Option<ProbeK
         timeout: t
             .positive_duration("timeout")
             .map_or(Duration::from_secs(5), |d| d.value),
+        clock_offset_secs: super::services::read_signed_duration(t, "clock_offset").unwrap_or(0),
     })
 }
