@@ -26,8 +26,12 @@ struct Cell {
 /// A scenario's run and control run on one side as a cell: `PASS`, `FAIL (control FAIL)`,
 /// `SKIP` (with the first words of the reason), `-` when it was not run there.
 fn cell(name: &str, outcomes: &[ScenarioOutcome]) -> Cell {
-    let run = outcomes.iter().find(|o| o.name == name && !o.control);
-    let control = outcomes.iter().find(|o| o.name == name && o.control);
+    let run = outcomes
+        .iter()
+        .find(|o| super::run_name(o) == name && !o.control);
+    let control = outcomes
+        .iter()
+        .find(|o| super::run_name(o) == name && o.control);
     let Some(run) = run else {
         return Cell {
             verdict: "-".into(),
@@ -73,12 +77,12 @@ fn seconds(text: &str) -> String {
         .join(" ")
 }
 
-/// The Markdown table of `left` and `right`, one row per scenario either side ran, in name
-/// order.
+/// The Markdown table of `left` and `right`, one row per scenario (per scenario and release,
+/// for runs pinned to OpenClaw releases) either side ran, in name order.
 pub fn side_by_side(left: &Side<'_>, right: &Side<'_>) -> String {
-    let mut names: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut names: BTreeMap<String, ()> = BTreeMap::new();
     for o in left.outcomes.iter().chain(right.outcomes) {
-        names.insert(o.name.as_str(), ());
+        names.insert(super::run_name(o), ());
     }
     let mut out = format!(
         "| scenario | {l} | TTD | TTR | {r} | TTD | TTR |\n|---|---|---|---|---|---|---|\n",
@@ -152,6 +156,34 @@ mod tests {
         };
         let c = cell(&failed_control.name, &all);
         assert!(c.verdict.ends_with("(control FAIL)"), "{}", c.verdict);
+    }
+
+    #[test]
+    fn runs_pinned_to_releases_are_a_row_each() {
+        let mut old = outcomes()[0].clone();
+        old.openclaw = Some("2026.7.1".into());
+        let mut new = outcomes()[0].clone();
+        new.openclaw = Some("2026.9.6".into());
+        new.passed = false;
+        let runs = [old, new];
+        let table = side_by_side(
+            &Side {
+                label: "a",
+                outcomes: &runs,
+            },
+            &Side {
+                label: "b",
+                outcomes: &runs,
+            },
+        );
+        assert!(
+            table.contains("| `selftest/latency @2026.7.1` | PASS |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| `selftest/latency @2026.9.6` | FAIL |"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -41,14 +41,20 @@ pub fn timeline_path(dir: &Path, outcome: &ScenarioOutcome) -> PathBuf {
 
 /// A scenario's display name: `name`, or `name (control)` for a control run.
 pub fn display_name(outcome: &ScenarioOutcome) -> String {
-    let mut name = outcome.name.clone();
-    if let Some(release) = &outcome.openclaw {
-        name.push_str(&format!(" @{release}"));
-    }
+    let mut name = run_name(outcome);
     if outcome.control {
         name.push_str(" (control)");
     }
     name
+}
+
+/// A run's name without its control mark: `name`, or `name @2026.7.1` when the run was pinned
+/// to an OpenClaw release. A run and its control run share it.
+pub fn run_name(outcome: &ScenarioOutcome) -> String {
+    match &outcome.openclaw {
+        Some(release) => format!("{} @{release}", outcome.name),
+        None => outcome.name.clone(),
+    }
 }
 
 /// "N passed, N failed" (", N skipped" when some were): the closing line of a set of runs.
